@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tickstock/tickstock/config"
+	"github.com/tickstock/tickstock/handlers"
+	"github.com/tickstock/tickstock/static"
+)
+
+// shutdownTimeout bounds graceful shutdown; SPEC section 1 allows 10 s in all.
+const shutdownTimeout = 8 * time.Second
+
+// serve runs the web app until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	if !static.HasVendor() {
+		logger.Warn("static/vendor is empty: htmx is missing; run `go tool task setup` before building")
+	}
+	d, err := openDatabase(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+
+	var rdb *redis.Client
+	if cfg.RedisURL != "" {
+		rdb, err = openRedis(ctx, cfg.RedisURL)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+	}
+
+	h := handlers.New(handlers.Deps{Pool: d.pool, Redis: rdb, Logger: logger})
+	app := h.NewApp()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on TICKSTOCK_ADDR %s: %w", cfg.Addr, err)
+	}
+	logger.Info("listening", "addr", "http://"+ln.Addr().String())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- app.Listener(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	if err := app.ShutdownWithTimeout(shutdownTimeout); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		logger.Warn("http shutdown", "err", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// openRedis connects a client with timeouts, shared by sessions, rate limits and pub/sub.
+func openRedis(ctx context.Context, url string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opts.DialTimeout = 2 * time.Second
+	opts.ReadTimeout = 2 * time.Second
+	opts.WriteTimeout = 2 * time.Second
+	opts.PoolTimeout = 3 * time.Second
+	rdb := redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("connect to Redis at REDIS_URL: %w", err)
+	}
+	return rdb, nil
+}

@@ -1,0 +1,63 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/compress"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"github.com/tickstock/tickstock/static"
+)
+
+// BodyLimit is the largest request body accepted; larger ones get 413.
+const BodyLimit = 64 * 1024
+
+// NewApp builds the Fiber app with the error handler, the middleware stack and every route.
+func (h *Handlers) NewApp() *fiber.App {
+	app := fiber.New(fiber.Config{
+		AppName:               "TickStock",
+		ErrorHandler:          h.ErrorHandler,
+		BodyLimit:             BodyLimit,
+		ReadTimeout:           15 * time.Second,
+		WriteTimeout:          0, // streams stay open; never cut them
+		IdleTimeout:           60 * time.Second,
+		DisableStartupMessage: true,
+		ReadBufferSize:        16 * 1024,
+	})
+	app.Use(recover.New(recover.Config{EnableStackTrace: true}))
+	app.Use(securityHeaders)
+	app.Use(compress.New(compress.Config{
+		// SSE must reach the browser as it is written; compression would buffer it.
+		Next: func(c *fiber.Ctx) bool {
+			return strings.HasSuffix(c.Path(), "/stream") || c.Get(fiber.HeaderAccept) == "text/event-stream"
+		},
+	}))
+	app.Use("/static", filesystem.New(filesystem.Config{
+		Root:   http.FS(static.FS),
+		MaxAge: 3600,
+	}))
+	h.Routes(app)
+	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+	return app
+}
+
+// securityHeaders sets the headers every answer carries. Embed pages relax frame-ancestors.
+func securityHeaders(c *fiber.Ctx) error {
+	frame := "'none'"
+	if strings.HasPrefix(c.Path(), "/embed/") {
+		frame = "*"
+	}
+	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; "+
+		"img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "+
+		"form-action 'self'; frame-ancestors "+frame)
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Referrer-Policy", "same-origin")
+	if frame == "'none'" {
+		c.Set("X-Frame-Options", "DENY")
+	}
+	return c.Next()
+}

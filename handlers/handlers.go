@@ -1,0 +1,66 @@
+// Package handlers is the HTTP layer: one Handlers struct with explicit dependencies, every
+// route listed in routes.go, one file per resource. It holds no SQL and no detection rules.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tickstock/tickstock/views"
+)
+
+// Deps are the handlers' dependencies, built once by cmd/tickstock.
+type Deps struct {
+	Pool   *pgxpool.Pool
+	Redis  *redis.Client // nil without REDIS_URL
+	Logger *slog.Logger
+}
+
+// Handlers serves every route. It has no globals: tests build one with their own Deps.
+type Handlers struct {
+	pool   *pgxpool.Pool
+	redis  *redis.Client
+	logger *slog.Logger
+}
+
+// New builds the handlers.
+func New(d Deps) *Handlers {
+	return &Handlers{pool: d.Pool, redis: d.Redis, logger: d.Logger}
+}
+
+// render writes a templ component as the HTML response. It is the one place pages and
+// fragments are written, so headers and status are set the same way everywhere.
+func render(c *fiber.Ctx, status int, comp templ.Component) error {
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return comp.Render(c.UserContext(), c.Response().BodyWriter())
+}
+
+// page is the view model every full page starts from.
+func (h *Handlers) page(c *fiber.Ctx, title string) views.Page {
+	p := views.Page{Title: title}
+	if tok, ok := c.Locals(localCSRF).(string); ok {
+		p.CSRF = tok
+	}
+	if u, ok := c.Locals(localUser).(*views.User); ok {
+		p.User = u
+	}
+	return p
+}
+
+// Locals keys set by middleware.
+const (
+	localCSRF = "csrf_token"
+	localUser = "view_user"
+)
+
+// timeout bounds a dependency call made while serving a request.
+func timeout(c *fiber.Ctx, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.UserContext(), d)
+}

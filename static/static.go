@@ -1,0 +1,36 @@
+// Package static holds the CSS, the small scripts and the vendored htmx files, embedded in
+// the binary so the app runs from one file. static/vendor is filled by `go tool task setup`
+// from the npm packages and is not committed.
+package static
+
+import (
+	"embed"
+	"io/fs"
+	"strings"
+)
+
+//go:embed *
+var files embed.FS
+
+// servedDirs are the only folders exposed under /static; this file's own source is not.
+var servedDirs = []string{"css/", "js/", "vendor/"}
+
+// FS is what /static serves.
+var FS fs.FS = filtered{files}
+
+type filtered struct{ fs.FS }
+
+func (f filtered) Open(name string) (fs.File, error) {
+	for _, d := range servedDirs {
+		if strings.HasPrefix(name, d) || name == strings.TrimSuffix(d, "/") {
+			return f.FS.Open(name)
+		}
+	}
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+// HasVendor reports whether setup copied htmx into static/vendor, so the app can warn.
+func HasVendor() bool {
+	_, err := fs.Stat(files, "vendor/htmx.min.js")
+	return err == nil
+}
