@@ -28,6 +28,8 @@ const (
 	// never is the "no such event yet" time: far enough in the past that any
 	// "now - never >= cooldown" holds, without overflow.
 	never = math.MinInt64 / 4
+	// neverOff is never as a session offset: any offset minus it exceeds every cooldown.
+	neverOff = math.MinInt32 / 2
 
 	minRingCap = 64
 	// maxRingCap bounds one symbol's window memory (16 B a tick, 1 MiB): enough for a
@@ -60,36 +62,45 @@ type sample struct {
 // registration and never reused or changed.
 type SymbolID int32
 
-// symState is all per-symbol detection state. Times are Unix ms unless named *Off.
-type symState struct {
-	name       string
-	sessionEnd int64 // first ms of the next NY day: a tick at or after it starts a new session
-	start      int64 // the session's first tick
-	last       int64 // the latest accepted tick
+// symHot is the per-symbol state every tick reads and writes, packed into exactly two
+// cache lines (128 bytes, so slice elements stay line-aligned): with 10,000 symbols the
+// engine is bound by memory latency, not arithmetic. Times are ms offsets from the
+// session's first tick (a session is at most 25 h, so int32 fits).
+type symHot struct {
+	start   int64   // Unix ms of the session's first tick
+	endOff  int32   // the next NY day starts here: a tick at or after it starts a session
+	lastOff int32   // the latest accepted tick
+	high    float64 // session_high
+	low     float64 // session_low
+	sessVol int64
 
-	firstPrice, high, low, repHigh, repLow float64
-	sessVol                                int64
-	highCount, lowCount                    int32
-	lastHL                                 int64
-
-	// window ring: ticks [idx[bLong]-1, n) are kept; positions are masked by len(ring)-1.
+	// Window ring: ticks [idx[bLong]-1, n) are kept; positions are masked by len-1.
 	ring          []sample
 	n             uint32
 	idx           [nBounds]uint32
 	volW, volSpan int64 // volume in (now-W, now] and in the span before it
 
+	lastHL    int32     // last high or low event
+	lastTrend int32     // last trend event
+	lastSurge [2]int32  // last surge event, [0] down and [1] up
 	trDir     Direction // current trend direction, 0 when no trend
 	trStr     Strength  // current trend strength
 	sign      Direction // sign of the latest score, 0 when none or not ready
-	signSince int64     // when sign took its current value
-	lastTrend int64     // last trend event
+	_         [5]byte
+}
 
-	lastSurge [2]int64 // last surge event, [0] down and [1] up
+// symCold is per-symbol state needed only for events and session starts.
+type symCold struct {
+	name                string
+	firstPrice          float64
+	repHigh, repLow     float64 // reported_high, reported_low
+	highCount, lowCount int32
+	signSince           int32 // when the score took its current sign
 }
 
 // Engine turns ticks into events by the rules of SPEC section 4, on tick time only.
 //
-// Per-symbol state lives in one flat slice indexed by SymbolID, with ring buffers for the
+// Per-symbol state lives in flat slices indexed by SymbolID, with ring buffers for the
 // windows, so once every symbol's ring has grown to its working size Process allocates
 // nothing. An Engine is not safe for concurrent use; Runner wraps one for that.
 //
@@ -99,19 +110,21 @@ type symState struct {
 //     a tick with an empty symbol, a zero time, a price that is not a positive finite
 //     number, or a negative volume. Ticks at equal times are fine.
 //   - A high fires only on a new session high (p > session_high) that also clears the gate
-//     against reported_high and the shared 1 s cooldown; likewise lows.
+//     against reported_high and the shared 1 s cooldown; likewise lows. The session's first
+//     tick only seeds the state.
 //   - pct_change is against the session's first price; volume is the session volume
 //     including the current tick.
 //   - A trend window w "holds" the ticks in (now-w, now], the current one included; it is
 //     ready when today's session has a tick at or before now-w and it holds at least 8.
-//   - Trend direction is the sign of the score; age_seconds counts from the first tick at
-//     which the score took its current sign (reset when the windows are not ready). A trend
-//     event fires when the (direction, strength) pair changes to a trend, or when 90 s have
-//     passed since the symbol's previous trend event while a trend lasts.
+//   - Trend direction is the sign of the score; age_seconds counts whole seconds from the
+//     first tick at which the score took its current sign (the sign resets when the
+//     windows are not ready). A trend event fires when the (direction, strength) pair
+//     changes to a trend, or when 90 s have passed since the symbol's previous trend event
+//     while a trend lasts.
 //   - Surges: L = min(300 s, (now-W) - session start), the span is exactly
-//     (now-W-L, now-W] (so the session's first tick leaves the span once L is clamped), and
+//     (now-W-L, now-W] (so the session's first tick is outside it while L is clamped), and
 //     no surge is evaluated at all while L < 60 s, since the event must carry a
-//     volume_multiple. The quiet time lets a surge fire again when 180 s have passed.
+//     volume_multiple. The quiet time lets a surge fire again once 180 s have passed.
 //   - Threshold comparisons (>=) tolerate 1e-9 of float rounding so that decimal prices
 //     land on the documented side of each edge.
 //   - Output scores and percents are rounded to 4 decimals.
@@ -119,13 +132,15 @@ type symState struct {
 type Engine struct {
 	ids     map[string]SymbolID
 	shared  bool // ids was handed to a Snapshot: copy before the next write
-	syms    []symState
+	hot     []symHot
+	cold    []symCold
 	ny      *time.Location
-	now     int64 // latest tick time seen
-	dayFrom int64 // cached NY day [dayFrom, dayTo)
+	now     int64 // latest tick time seen, Unix ms
+	dayFrom int64 // cached NY day [dayFrom, dayTo), Unix ms
 	dayTo   int64
 
 	ticks, rejected, overflow uint64
+	sink                      uint32 // keeps ProcessBatch's touching loads alive
 }
 
 // NewEngine returns an engine with the given symbols registered (in order, so symbols[i]
@@ -138,7 +153,8 @@ func NewEngine(symbols []string) *Engine {
 	}
 	e := &Engine{
 		ids:  make(map[string]SymbolID, len(symbols)),
-		syms: make([]symState, 0, len(symbols)),
+		hot:  make([]symHot, 0, len(symbols)),
+		cold: make([]symCold, 0, len(symbols)),
 		ny:   ny,
 		now:  never,
 	}
@@ -160,13 +176,11 @@ func (e *Engine) Register(symbol string) SymbolID {
 		}
 		e.ids, e.shared = m, false
 	}
-	id := SymbolID(len(e.syms))
+	id := SymbolID(len(e.hot))
 	e.ids[symbol] = id
-	e.syms = append(e.syms, symState{
-		name:       symbol,
-		sessionEnd: never,
-		last:       never,
-	})
+	// A fresh symbol's session ended long ago, so its first tick starts one.
+	e.hot = append(e.hot, symHot{start: never, ring: make([]sample, minRingCap)})
+	e.cold = append(e.cold, symCold{name: symbol})
 	return id
 }
 
@@ -177,7 +191,7 @@ func (e *Engine) Lookup(symbol string) (SymbolID, bool) {
 }
 
 // Symbols returns how many symbols are registered.
-func (e *Engine) Symbols() int { return len(e.syms) }
+func (e *Engine) Symbols() int { return len(e.hot) }
 
 // Now returns the latest tick time the engine has accepted (zero before any).
 func (e *Engine) Now() time.Time {
@@ -208,17 +222,69 @@ func (e *Engine) Process(t Tick, out []Event) []Event {
 		}
 		id = e.Register(t.Symbol)
 	}
-	return e.process(&e.syms[id], t, out)
+	return e.process(id, t, out)
 }
 
-func (e *Engine) process(st *symState, t Tick, out []Event) []Event {
+// batchGroup is how many ticks ProcessBatch prepares at once: enough cache misses in
+// flight to hide memory latency, few enough that their lines stay in L1/L2.
+const batchGroup = 16
+
+// ProcessBatch is Process for each tick in order, with the same results, but faster when
+// ticks spread over many symbols: for each group of 16 ticks it first looks up the
+// symbols and touches their state and window lines, so those cache misses overlap instead
+// of being met one after another. Runner uses it.
+func (e *Engine) ProcessBatch(ticks []Tick, out []Event) []Event {
+	var ids [batchGroup]SymbolID
+	for len(ticks) > 0 {
+		g := ticks[:min(len(ticks), batchGroup)]
+		ticks = ticks[len(g):]
+		for k := range g {
+			id, ok := e.ids[g[k].Symbol]
+			if !ok {
+				id = -1
+			}
+			ids[k] = id
+		}
+		var sink uint32
+		for k := range g {
+			if id := ids[k]; id >= 0 {
+				h := &e.hot[id]
+				sink += h.n + uint32(len(h.ring))
+			}
+		}
+		for k := range g {
+			if id := ids[k]; id >= 0 {
+				h := &e.hot[id]
+				r, m := h.ring, uint32(len(h.ring)-1)
+				// Each boundary reads its next tick and, when it moves, the one after.
+				sink += uint32(r[h.n&m].t + r[h.idx[bW]&m].t + r[h.idx[bShort]&m].t +
+					r[h.idx[bSpan]&m].t + r[h.idx[bMedium]&m].t + r[h.idx[bLong]&m].t +
+					r[(h.idx[bW]+1)&m].t + r[(h.idx[bShort]+1)&m].t + r[(h.idx[bSpan]+1)&m].t +
+					r[(h.idx[bMedium]+1)&m].t + r[(h.idx[bLong]+1)&m].t)
+			}
+		}
+		e.sink += sink
+		for k := range g {
+			if ids[k] >= 0 {
+				out = e.process(ids[k], g[k], out)
+			} else {
+				out = e.Process(g[k], out)
+			}
+		}
+	}
+	return out
+}
+
+func (e *Engine) process(id SymbolID, t Tick, out []Event) []Event {
+	h := &e.hot[id]
 	p := t.Price
 	if !(p > 0 && p <= math.MaxFloat64) || t.Volume < 0 || t.Time.IsZero() {
 		e.rejected++
 		return out
 	}
 	ms := t.Time.UnixMilli()
-	if ms < st.last {
+	off64 := ms - h.start
+	if off64 < int64(h.lastOff) {
 		e.rejected++
 		return out
 	}
@@ -226,55 +292,73 @@ func (e *Engine) process(st *symState, t Tick, out []Event) []Event {
 	if ms > e.now {
 		e.now = ms
 	}
-	if ms >= st.sessionEnd {
-		e.startSession(st, ms, p, t.Volume)
+	if off64 >= int64(h.endOff) {
+		e.startSession(id, ms, p, t.Volume)
 		return out
 	}
-	st.last = ms
-	st.sessVol += t.Volume
+	off := int32(off64)
+
+	// Start loading the first candidate tick of every window boundary now. These are
+	// independent cache misses (the ring is far bigger than the caches when there are
+	// many symbols); issued together they overlap, where the loops in advance would
+	// otherwise meet them one at a time behind mispredicted branches.
+	r := h.ring
+	mask := uint32(len(r) - 1)
+	var first [nBounds]int32
+	for b := range first {
+		first[b] = r[h.idx[b]&mask].t
+	}
+
+	h.lastOff = off
+	h.sessVol += t.Volume
 
 	// New highs and lows.
-	if p > st.high {
-		st.high = p
-		if geq(p-st.repHigh, Gate(p)) && ms-st.lastHL >= hlCooldownMs {
-			st.repHigh = p
-			st.highCount++
-			st.lastHL = ms
-			out = append(out, st.highLow(KindHigh, p, ms))
+	if p > h.high {
+		h.high = p
+		c := &e.cold[id]
+		if geq(p-c.repHigh, Gate(p)) && int64(off)-int64(h.lastHL) >= hlCooldownMs {
+			c.repHigh = p
+			c.highCount++
+			h.lastHL = off
+			out = append(out, e.highLow(id, KindHigh, p, ms))
 		}
-	} else if p < st.low {
-		st.low = p
-		if geq(st.repLow-p, Gate(p)) && ms-st.lastHL >= hlCooldownMs {
-			st.repLow = p
-			st.lowCount++
-			st.lastHL = ms
-			out = append(out, st.highLow(KindLow, p, ms))
+	} else if p < h.low {
+		h.low = p
+		c := &e.cold[id]
+		if geq(c.repLow-p, Gate(p)) && int64(off)-int64(h.lastHL) >= hlCooldownMs {
+			c.repLow = p
+			c.lowCount++
+			h.lastHL = off
+			out = append(out, e.highLow(id, KindLow, p, ms))
 		}
 	}
 
-	off := int32(ms - st.start)
-	e.push(st, off, t.Volume, p)
-	st.advance(off)
-	out = st.trend(p, ms, out)
-	out = st.surge(p, ms, off, out)
+	// The current tick is newer than every boundary, so the windows can move before
+	// it is stored; that also frees ring space for it.
+	h.advance(off, &first)
+	e.push(h, off, t.Volume, p)
+	out = e.trend(id, h, p, ms, off, out)
+	out = e.surge(id, h, p, ms, off, out)
 	return out
 }
 
 // startSession seeds a symbol's state from the first tick of a NY trading day.
-func (e *Engine) startSession(st *symState, ms int64, p float64, vol int64) {
-	_, st.sessionEnd = e.nyDay(ms)
-	st.start, st.last = ms, ms
-	st.firstPrice, st.high, st.low, st.repHigh, st.repLow = p, p, p, p, p
-	st.sessVol = vol
-	st.highCount, st.lowCount = 0, 0
-	st.lastHL = never
-	st.n = 0
-	st.idx = [nBounds]uint32{}
-	st.volW, st.volSpan = 0, 0
-	st.trDir, st.trStr, st.sign = 0, StrengthNone, 0
-	st.signSince, st.lastTrend = never, never
-	st.lastSurge = [2]int64{never, never}
-	e.push(st, 0, vol, p)
+func (e *Engine) startSession(id SymbolID, ms int64, p float64, vol int64) {
+	h, c := &e.hot[id], &e.cold[id]
+	_, end := e.nyDay(ms)
+	*h = symHot{
+		start:     ms,
+		endOff:    int32(end - ms),
+		high:      p,
+		low:       p,
+		sessVol:   vol,
+		ring:      h.ring,
+		lastHL:    neverOff,
+		lastTrend: neverOff,
+		lastSurge: [2]int32{neverOff, neverOff},
+	}
+	*c = symCold{name: c.name, firstPrice: p, repHigh: p, repLow: p, signSince: neverOff}
+	e.push(h, 0, vol, p)
 }
 
 // nyDay returns the [start, end) of the America/New_York calendar day holding ms, in Unix
@@ -291,117 +375,114 @@ func (e *Engine) nyDay(ms int64) (int64, int64) {
 
 // push stores a tick in the symbol's ring, growing it (by doubling, up to maxRingCap) when
 // the retained span is full.
-func (e *Engine) push(st *symState, off int32, vol int64, p float64) {
+func (e *Engine) push(h *symHot, off int32, vol int64, p float64) {
 	var tail uint32
-	if st.idx[bLong] > 0 {
-		tail = st.idx[bLong] - 1
+	if h.idx[bLong] > 0 {
+		tail = h.idx[bLong] - 1
 	}
-	if st.n-tail == uint32(len(st.ring)) {
-		if len(st.ring) >= maxRingCap {
+	if h.n-tail == uint32(len(h.ring)) {
+		if len(h.ring) >= maxRingCap {
 			e.overflow++
 			return
 		}
-		st.grow(tail)
+		h.grow(tail)
 	}
 	v := uint32(math.MaxUint32)
 	if vol < math.MaxUint32 {
 		v = uint32(vol)
 	}
-	st.ring[st.n&uint32(len(st.ring)-1)] = sample{t: off, v: v, p: p}
-	st.n++
-	st.volW += int64(v)
+	h.ring[h.n&uint32(len(h.ring)-1)] = sample{t: off, v: v, p: p}
+	h.n++
+	h.volW += int64(v)
 }
 
-func (st *symState) grow(tail uint32) {
-	size := 2 * len(st.ring)
-	if size < minRingCap {
-		size = minRingCap
-	}
+func (h *symHot) grow(tail uint32) {
+	size := 2 * len(h.ring)
 	ring := make([]sample, size)
-	oldMask, newMask := uint32(len(st.ring)-1), uint32(size-1)
-	for i := tail; i != st.n; i++ {
-		ring[i&newMask] = st.ring[i&oldMask]
+	oldMask, newMask := uint32(len(h.ring)-1), uint32(size-1)
+	for i := tail; i != h.n; i++ {
+		ring[i&newMask] = h.ring[i&oldMask]
 	}
-	st.ring = ring
+	h.ring = ring
 }
 
 // advance moves every window boundary up to the tick time off, keeping the W and span
-// volume sums in step.
-func (st *symState) advance(off int32) {
-	r := st.ring
+// volume sums in step. first holds each boundary's next stored tick time, preloaded.
+func (h *symHot) advance(off int32, first *[nBounds]int32) {
+	r := h.ring
 	mask := uint32(len(r) - 1)
-	n := st.n
+	n := h.n
 
 	// W: ticks leaving (now-W, now] enter the span.
 	b := off - surgeWindowMs
-	i := st.idx[bW]
-	for i != n && r[i&mask].t <= b {
+	i, t := h.idx[bW], first[bW]
+	for i != n && t <= b {
 		v := int64(r[i&mask].v)
-		st.volW -= v
-		st.volSpan += v
+		h.volW -= v
+		h.volSpan += v
 		i++
+		t = r[i&mask].t
 	}
-	st.idx[bW] = i
+	h.idx[bW] = i
 
 	// Span start: max(now-W-300s, session start), never past the W boundary.
-	b = off - surgeWindowMs - surgeSpanMaxMs
-	if b < 0 {
-		b = 0
-	}
-	i, lim := st.idx[bSpan], st.idx[bW]
-	for i != lim && r[i&mask].t <= b {
-		st.volSpan -= int64(r[i&mask].v)
+	b = max(off-surgeWindowMs-surgeSpanMaxMs, 0)
+	i, t = h.idx[bSpan], first[bSpan]
+	for lim := h.idx[bW]; i != lim && t <= b; {
+		h.volSpan -= int64(r[i&mask].v)
 		i++
+		t = r[i&mask].t
 	}
-	st.idx[bSpan] = i
+	h.idx[bSpan] = i
 
-	st.idx[bShort] = seek(r, mask, st.idx[bShort], n, off-trendShortMs)
-	st.idx[bMedium] = seek(r, mask, st.idx[bMedium], n, off-trendMediumMs)
-	st.idx[bLong] = seek(r, mask, st.idx[bLong], n, off-trendLongMs)
+	h.idx[bShort] = seek(r, mask, h.idx[bShort], n, off-trendShortMs, first[bShort])
+	h.idx[bMedium] = seek(r, mask, h.idx[bMedium], n, off-trendMediumMs, first[bMedium])
+	h.idx[bLong] = seek(r, mask, h.idx[bLong], n, off-trendLongMs, first[bLong])
 }
 
-// seek advances i past every stored tick at or before bound.
-func seek(r []sample, mask, i, n uint32, bound int32) uint32 {
-	for i != n && r[i&mask].t <= bound {
+// seek advances i past every stored tick at or before bound; t is the time at i.
+func seek(r []sample, mask, i, n uint32, bound, t int32) uint32 {
+	for i != n && t <= bound {
 		i++
+		t = r[i&mask].t
 	}
 	return i
 }
 
-func (st *symState) highLow(kind EventKind, p float64, ms int64) Event {
-	count := st.highCount
+func (e *Engine) highLow(id SymbolID, kind EventKind, p float64, ms int64) Event {
+	h, c := &e.hot[id], &e.cold[id]
+	count := c.highCount
 	if kind == KindLow {
-		count = st.lowCount
+		count = c.lowCount
 	}
 	return Event{Kind: kind, HighLow: HighLowEvent{
 		Kind:        kind,
-		Symbol:      st.name,
+		Symbol:      c.name,
 		Price:       p,
 		Time:        Millis(ms),
 		Count:       int(count),
-		CountUp:     int(st.highCount),
-		CountDown:   int(st.lowCount),
-		Volume:      st.sessVol,
-		PctChange:   round4((p - st.firstPrice) / st.firstPrice * 100),
-		SessionHigh: st.high,
-		SessionLow:  st.low,
+		CountUp:     int(c.highCount),
+		CountDown:   int(c.lowCount),
+		Volume:      h.sessVol,
+		PctChange:   round4((p - c.firstPrice) / c.firstPrice * 100),
+		SessionHigh: h.high,
+		SessionLow:  h.low,
 	}}
 }
 
 // trend scores the three windows and emits a trend event when due.
-func (st *symState) trend(p float64, ms int64, out []Event) []Event {
-	iS, iM, iL := st.idx[bShort], st.idx[bMedium], st.idx[bLong]
+func (e *Engine) trend(id SymbolID, h *symHot, p float64, ms int64, off int32, out []Event) []Event {
+	iS, iM, iL := h.idx[bShort], h.idx[bMedium], h.idx[bLong]
 	// Windows nest, so the long one's first tick implies the others', and the short
-	// one's count is the smallest.
-	if iL == 0 || iM == 0 || iS == 0 || st.n-iS < minWindowTicks ||
-		st.n-iM < minWindowTicks || st.n-iL < minWindowTicks {
-		st.trDir, st.trStr, st.sign = 0, StrengthNone, 0
+	// one holds the fewest ticks.
+	if iL == 0 || h.n-iS < minWindowTicks {
+		h.trDir, h.trStr, h.sign = 0, StrengthNone, 0
 		return out
 	}
-	mask := uint32(len(st.ring) - 1)
-	sS := windowScore(p, st.ring[(iS-1)&mask].p)
-	sM := windowScore(p, st.ring[(iM-1)&mask].p)
-	sL := windowScore(p, st.ring[(iL-1)&mask].p)
+	mask := uint32(len(h.ring) - 1)
+	sS := windowScore(p, h.ring[(iS-1)&mask].p)
+	sM := windowScore(p, h.ring[(iM-1)&mask].p)
+	sL := windowScore(p, h.ring[(iL-1)&mask].p)
 	score := 0.3*sS + 0.4*sM + 0.3*sL
 
 	var dir Direction
@@ -411,18 +492,20 @@ func (st *symState) trend(p float64, ms int64, out []Event) []Event {
 	case score < 0:
 		dir = Down
 	}
-	if dir != st.sign {
-		st.sign, st.signSince = dir, ms
+	if dir != h.sign {
+		h.sign = dir
+		e.cold[id].signSince = off
 	}
 	str := TrendStrength(score)
 	if str == StrengthNone {
-		st.trDir, st.trStr = 0, StrengthNone
+		h.trDir, h.trStr = 0, StrengthNone
 		return out
 	}
-	if dir != st.trDir || str != st.trStr || ms-st.lastTrend >= trendRepeatMs {
-		st.lastTrend = ms
+	if dir != h.trDir || str != h.trStr || int64(off)-int64(h.lastTrend) >= trendRepeatMs {
+		h.lastTrend = off
+		c := &e.cold[id]
 		out = append(out, Event{Kind: KindTrend, Trend: TrendEvent{
-			Symbol:     st.name,
+			Symbol:     c.name,
 			Price:      p,
 			Time:       Millis(ms),
 			Direction:  dir,
@@ -431,17 +514,23 @@ func (st *symState) trend(p float64, ms int64, out []Event) []Event {
 			Short:      round4(sS),
 			Medium:     round4(sM),
 			Long:       round4(sL),
-			AgeSeconds: (ms - st.signSince) / 1000,
+			AgeSeconds: int64(off-c.signSince) / 1000,
 		}})
 	}
-	st.trDir, st.trStr = dir, str
+	h.trDir, h.trStr = dir, str
 	return out
 }
 
 // windowScore is clamp(r / 1 %, -1, 1) for the return from then to p.
 func windowScore(p, then float64) float64 {
-	s := (p - then) / then / 0.01
-	return math.Max(-1, math.Min(1, s))
+	s := (p - then) / then * 100
+	if s > 1 {
+		return 1
+	}
+	if s < -1 {
+		return -1
+	}
+	return s
 }
 
 // TrendStrength grades a trend score: strong at |score| >= 0.6, moderate at >= 0.3, weak at
@@ -461,16 +550,16 @@ func TrendStrength(score float64) Strength {
 
 // surge evaluates the three surge triggers over W and emits a surge event when one fires
 // outside the direction's quiet time.
-func (st *symState) surge(p float64, ms int64, off int32, out []Event) []Event {
-	span := int64(off) - surgeWindowMs // history today before the W window
+func (e *Engine) surge(id SymbolID, h *symHot, p float64, ms int64, off int32, out []Event) []Event {
+	span := int64(off) - surgeWindowMs // today's history before the W window
 	if span < surgeSpanMinMs {
 		return out
 	}
-	iW := st.idx[bW]
+	iW := h.idx[bW]
 	if iW == 0 {
 		return out
 	}
-	then := st.ring[(iW-1)&uint32(len(st.ring)-1)].p
+	then := h.ring[(iW-1)&uint32(len(h.ring)-1)].p
 	pct := (p - then) / then
 	var dir Direction
 	slot := 1
@@ -482,23 +571,21 @@ func (st *symState) surge(p float64, ms int64, off int32, out []Event) []Event {
 	default:
 		return out
 	}
-	if ms-st.lastSurge[slot] < surgeQuietMs {
+	if int64(off)-int64(h.lastSurge[slot]) < surgeQuietMs {
 		return out
 	}
-	if span > surgeSpanMaxMs {
-		span = surgeSpanMaxMs
-	}
+	span = min(span, surgeSpanMaxMs)
 	mult := surgeZeroMean
-	if mean := float64(st.volSpan) * surgeWindowMs / float64(span); mean != 0 {
-		mult = float64(st.volW) / mean
+	if mean := float64(h.volSpan) * surgeWindowMs / float64(span); mean != 0 {
+		mult = float64(h.volW) / mean
 	}
 	trig, str := SurgeTrigger(pct, mult, SurgeThreshold(p))
 	if trig == 0 {
 		return out
 	}
-	st.lastSurge[slot] = ms
+	h.lastSurge[slot] = off
 	return append(out, Event{Kind: KindSurge, Surge: SurgeEvent{
-		Symbol:         st.name,
+		Symbol:         e.cold[id].name,
 		Price:          p,
 		Time:           Millis(ms),
 		Direction:      dir,

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestGate(t *testing.T) {
@@ -580,7 +581,7 @@ func TestRingGrowth(t *testing.T) {
 	if len(trends) != 1 || trends[0].Trend.Score != 1 {
 		t.Fatalf("trend after ring growth: %+v", trends)
 	}
-	if n := len(e.syms[0].ring); n < 20*600 || n > 4*20*600 {
+	if n := len(e.hot[0].ring); n < 20*600 || n > 4*20*600 {
 		t.Fatalf("ring size %d", n)
 	}
 }
@@ -602,4 +603,38 @@ func TestProcessAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, step); n != 0 {
 		t.Fatalf("Process allocates %v times per tick pair", n)
 	}
+}
+
+func TestHotStateSize(t *testing.T) {
+	if n := unsafe.Sizeof(symHot{}); n != 128 {
+		t.Fatalf("symHot is %d bytes, want 128 (two cache lines)", n)
+	}
+}
+
+func TestProcessBatchMatchesProcess(t *testing.T) {
+	block, _ := benchTicks(300, 900, 3)
+	// Sprinkle in unknown symbols (registered on the fly, twice within one group) and
+	// rejected ticks.
+	block[100].Symbol, block[101].Symbol = "NEW1", "NEW1"
+	block[200].Price = -1
+	block[5000] = block[4000]
+	a, b := NewEngine(nil), NewEngine(nil)
+	var evA, evB []Event
+	for _, tk := range block {
+		evA = a.Process(tk, evA)
+	}
+	for i := 0; i < len(block); i += 777 {
+		evB = b.ProcessBatch(block[i:min(i+777, len(block))], evB)
+	}
+	if len(evA) == 0 || !slices.Equal(evA, evB) {
+		t.Fatalf("Process gave %d events, ProcessBatch %d", len(evA), len(evB))
+	}
+	if a.Rejected() != b.Rejected() || a.Ticks() != b.Ticks() || a.Rejected() < 2 {
+		t.Fatalf("rejected %d/%d ticks %d/%d", a.Rejected(), b.Rejected(), a.Ticks(), b.Ticks())
+	}
+	kinds := map[EventKind]int{}
+	for _, e := range evA {
+		kinds[e.Kind]++
+	}
+	t.Logf("events by kind: %v", kinds)
 }

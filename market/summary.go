@@ -78,42 +78,42 @@ type Snapshot struct {
 // Snapshot captures the figures the market summary needs. It allocates one slice for all
 // symbols; call it once per emission, not per symbol set.
 func (e *Engine) Snapshot() *Snapshot {
-	s := &Snapshot{ids: e.ids, counts: make([]symCounts, len(e.syms))}
+	s := &Snapshot{ids: e.ids, counts: make([]symCounts, len(e.hot))}
 	e.shared = true
 	if e.now == never {
 		return s
 	}
 	s.Now = Millis(e.now)
-	for i := range e.syms {
-		st := &e.syms[i]
-		if st.sessionEnd <= e.now || st.n == 0 {
+	for i := range e.hot {
+		h := &e.hot[i]
+		if h.start == never || h.start+int64(h.endOff) <= e.now {
 			continue // no tick in the current NY session
 		}
 		s.counts[i] = symCounts{
-			highs: st.highCount,
-			lows:  st.lowCount,
-			t10:   st.ticksSince(e.now - summary10s),
-			t60:   st.ticksSince(e.now - summary60s),
-			t300:  st.ticksSince(e.now - summary300s),
+			highs: e.cold[i].highCount,
+			lows:  e.cold[i].lowCount,
+			t10:   h.ticksSince(e.now - summary10s),
+			t60:   h.ticksSince(e.now - summary60s),
+			t300:  h.ticksSince(e.now - summary300s),
 		}
 	}
 	return s
 }
 
 // ticksSince counts stored ticks of the current session newer than the Unix ms bound.
-func (st *symState) ticksSince(bound int64) int32 {
-	if st.last <= bound {
+func (h *symHot) ticksSince(bound int64) int32 {
+	off := bound - h.start
+	if int64(h.lastOff) <= off {
 		return 0
 	}
 	var lo uint32
-	if st.idx[bLong] > 0 {
-		lo = st.idx[bLong] - 1
+	if h.idx[bLong] > 0 {
+		lo = h.idx[bLong] - 1
 	}
-	off := bound - st.start
 	if off < 0 {
-		return int32(st.n - lo)
+		return int32(h.n - lo)
 	}
-	r, mask, hi := st.ring, uint32(len(st.ring)-1), st.n
+	r, mask, hi := h.ring, uint32(len(h.ring)-1), h.n
 	for lo < hi { // first position with t > off
 		mid := lo + (hi-lo)/2
 		if int64(r[mid&mask].t) <= off {
@@ -122,7 +122,7 @@ func (st *symState) ticksSince(bound int64) int32 {
 			hi = mid
 		}
 	}
-	return int32(st.n - lo)
+	return int32(h.n - lo)
 }
 
 // Summary computes the market summary over symbols, which should be unique (UnionSymbols

@@ -1,0 +1,266 @@
+package market
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+const (
+	defaultLogInterval = 10 * time.Second
+	defaultMaxPending  = 1 << 16
+	runnerChanSize     = 4096
+	runnerBatch        = 512 // most ticks processed per lock hold when they queue up
+)
+
+// RunnerConfig configures a Runner.
+type RunnerConfig struct {
+	Feed Feed
+	// Symbols are registered up front (the universe union), so SymbolIDs are stable and
+	// metrics count them before they tick. Others are added as they appear.
+	Symbols []string
+	// Source names the feed in metrics and logs: "sim", "replay" or "polygon".
+	Source string
+	Logger *slog.Logger
+	// LogInterval is how often tick and event counts are logged; default 10 s.
+	LogInterval time.Duration
+	// MaxPending caps the events kept between two Drains; beyond it the oldest are
+	// dropped and counted (Batch.Dropped). Default 65536.
+	MaxPending int
+}
+
+// Batch is what a Drain hands over: the events since the previous Drain, in detection
+// order, and a Snapshot for market summaries at that moment.
+type Batch struct {
+	Events []Event
+	// Dropped counts events lost since the previous Drain because none came in time.
+	Dropped  int
+	Snapshot *Snapshot
+}
+
+// Summary is the market summary over symbols at the moment of the Drain.
+func (b Batch) Summary(symbols []string) Summary { return b.Snapshot.Summary(symbols) }
+
+// FeedMetrics are the feed figures of GET /api/admin/metrics (SPEC section 10).
+type FeedMetrics struct {
+	Source         string  `json:"source"`
+	TicksTotal     uint64  `json:"ticks_total"`
+	TicksPerSecond float64 `json:"ticks_per_second"`
+	Symbols        int     `json:"symbols"`
+	// Rejected counts malformed or out-of-order ticks; not part of the SPEC's JSON.
+	Rejected uint64 `json:"-"`
+}
+
+// EventCounts are the event figures of GET /api/admin/metrics, since start.
+type EventCounts struct {
+	Highs  uint64 `json:"highs"`
+	Lows   uint64 `json:"lows"`
+	Trends uint64 `json:"trends"`
+	Surges uint64 `json:"surges"`
+	// Dropped counts events lost because nobody drained; not part of the SPEC's JSON.
+	Dropped uint64 `json:"-"`
+}
+
+// Metrics is a point-in-time copy of a Runner's counters, shaped like the "feed" and
+// "events" objects of SPEC section 10.
+type Metrics struct {
+	Feed   FeedMetrics `json:"feed"`
+	Events EventCounts `json:"events"`
+}
+
+// Runner owns a feed and an engine: one goroutine (Run) moves ticks from the feed through
+// the engine and keeps the events until the publisher Drains them. Drain, Snapshot and
+// Metrics are safe to call from any goroutine while Run works.
+type Runner struct {
+	feed     Feed
+	source   string
+	log      *slog.Logger
+	interval time.Duration
+	max      int
+
+	mu      sync.Mutex
+	eng     *Engine
+	pending []Event
+	dropped int
+	ticks   uint64
+	tps     float64
+	events  [KindSurge + 1]uint64
+	lost    uint64
+}
+
+// NewRunner validates cfg and returns a Runner ready to Run.
+func NewRunner(cfg RunnerConfig) (*Runner, error) {
+	if cfg.Feed == nil {
+		return nil, errors.New("market: new runner: no feed")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.LogInterval <= 0 {
+		cfg.LogInterval = defaultLogInterval
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = defaultMaxPending
+	}
+	return &Runner{
+		feed:     cfg.Feed,
+		source:   cfg.Source,
+		log:      cfg.Logger,
+		interval: cfg.LogInterval,
+		max:      cfg.MaxPending,
+		eng:      NewEngine(cfg.Symbols),
+	}, nil
+}
+
+// Run warms the engine up if the feed is a Warmer, then runs the feed and detection until
+// ctx is done (returns nil), the feed ends (nil) or the feed fails (its error). Call it once.
+func (r *Runner) Run(ctx context.Context) error {
+	if w, ok := r.feed.(Warmer); ok {
+		start := time.Now()
+		var n int
+		var scratch []Event
+		r.mu.Lock()
+		w.Warmup(start, func(t Tick) {
+			scratch = r.eng.Process(t, scratch[:0])
+			n++
+		})
+		r.mu.Unlock()
+		r.log.Info("market: warmed up", "source", r.source, "ticks", n,
+			"took", time.Since(start).Round(time.Millisecond))
+	}
+
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan Tick, runnerChanSize)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- r.feed.Run(fctx, ch)
+		close(ch)
+	}()
+	r.log.Info("market: feed started", "source", r.source, "symbols", r.eng.Symbols())
+
+	sec := time.NewTicker(time.Second)
+	defer sec.Stop()
+	lastRate, lastLog := time.Now(), time.Now()
+	var lastTicks uint64
+	buf := make([]Tick, 0, runnerBatch)
+	for {
+		select {
+		case t, ok := <-ch:
+			if !ok {
+				err := <-errc
+				r.logStats("market: feed ended")
+				if err != nil {
+					return fmt.Errorf("market: %s feed: %w", r.source, err)
+				}
+				return nil
+			}
+			buf = append(buf[:0], t)
+		fill:
+			for len(buf) < runnerBatch {
+				select {
+				case t, ok := <-ch:
+					if !ok {
+						break fill // the closed channel is seen on the next turn
+					}
+					buf = append(buf, t)
+				default:
+					break fill
+				}
+			}
+			r.mu.Lock()
+			r.process(buf)
+			r.mu.Unlock()
+		case now := <-sec.C:
+			r.mu.Lock()
+			if el := now.Sub(lastRate).Seconds(); el > 0 {
+				r.tps = float64(r.ticks-lastTicks) / el
+			}
+			lastTicks, lastRate = r.ticks, now
+			r.mu.Unlock()
+			if now.Sub(lastLog) >= r.interval {
+				lastLog = now
+				r.logStats("market: feed stats")
+			}
+		case <-ctx.Done():
+			cancel()
+			for range ch { // let the feed return
+			}
+			<-errc
+			r.logStats("market: feed stopped")
+			return nil
+		}
+	}
+}
+
+// process runs a batch of ticks; r.mu is held.
+func (r *Runner) process(ticks []Tick) {
+	n := len(r.pending)
+	r.pending = r.eng.ProcessBatch(ticks, r.pending)
+	r.ticks += uint64(len(ticks))
+	for i := n; i < len(r.pending); i++ {
+		r.events[r.pending[i].Kind]++
+	}
+	if over := len(r.pending) - r.max; over > 0 {
+		// Drop at least the oldest quarter at once, so going long without a Drain
+		// costs O(1) a tick.
+		k := max(over, r.max/4)
+		r.pending = append(r.pending[:0], r.pending[k:]...)
+		r.dropped += k
+		r.lost += uint64(k)
+	}
+}
+
+func (r *Runner) logStats(msg string) {
+	m := r.Metrics()
+	r.log.Info(msg, "source", m.Feed.Source, "ticks_total", m.Feed.TicksTotal,
+		"ticks_per_second", m.Feed.TicksPerSecond, "symbols", m.Feed.Symbols,
+		"rejected", m.Feed.Rejected, "highs", m.Events.Highs, "lows", m.Events.Lows,
+		"trends", m.Events.Trends, "surges", m.Events.Surges, "dropped", m.Events.Dropped)
+}
+
+// Drain returns the events since the previous Drain and a Snapshot for summaries, and
+// starts a new batch. The publisher calls it once per emission.
+func (r *Runner) Drain() Batch {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := Batch{Events: r.pending, Dropped: r.dropped, Snapshot: r.eng.Snapshot()}
+	r.pending = make([]Event, 0, max(16, len(b.Events)))
+	r.dropped = 0
+	return b
+}
+
+// Snapshot returns the current summary figures without draining events.
+func (r *Runner) Snapshot() *Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.eng.Snapshot()
+}
+
+// Summary is the market summary over symbols right now.
+func (r *Runner) Summary(symbols []string) Summary { return r.Snapshot().Summary(symbols) }
+
+// Metrics returns the counters for monitoring.
+func (r *Runner) Metrics() Metrics {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Metrics{
+		Feed: FeedMetrics{
+			Source:         r.source,
+			TicksTotal:     r.ticks,
+			TicksPerSecond: r.tps,
+			Symbols:        r.eng.Symbols(),
+			Rejected:       r.eng.Rejected(),
+		},
+		Events: EventCounts{
+			Highs:   r.events[KindHigh],
+			Lows:    r.events[KindLow],
+			Trends:  r.events[KindTrend],
+			Surges:  r.events[KindSurge],
+			Dropped: r.lost,
+		},
+	}
+}
