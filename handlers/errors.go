@@ -1,13 +1,20 @@
 package handlers
 
 import (
+	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tickstock/tickstock"
+	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/views"
 )
 
@@ -19,6 +26,9 @@ func statusOf(err error) int {
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fiber.StatusNotFound
+	}
+	if isUnavailable(err) {
+		return fiber.StatusServiceUnavailable
 	}
 	switch tickstock.ErrorCode(err) {
 	case tickstock.EINVALID:
@@ -41,6 +51,30 @@ func statusOf(err error) int {
 		return fiber.StatusServiceUnavailable
 	}
 	return fiber.StatusInternalServerError
+}
+
+// isUnavailable reports whether err means PostgreSQL or Redis cannot be reached, so the
+// request fails closed with 503 rather than 500 (and never passes unchecked).
+func isUnavailable(err error) bool {
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	switch {
+	case errors.Is(err, auth.ErrStoreUnavailable),
+		errors.As(err, &connErr),
+		errors.As(err, &netErr),
+		errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, redis.ErrClosed), errors.Is(err, redis.ErrPoolTimeout),
+		pgconn.Timeout(err):
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 57P01..57P03: admin shutdown, crash shutdown, cannot connect now; 08xxx: connection.
+		return strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "08")
+	}
+	return false
 }
 
 // messageOf is the user-safe text for err at status.

@@ -12,26 +12,42 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/views"
 )
 
 // Deps are the handlers' dependencies, built once by cmd/tickstock.
 type Deps struct {
-	Pool   *pgxpool.Pool
-	Redis  *redis.Client // nil without REDIS_URL
-	Logger *slog.Logger
+	Pool       *pgxpool.Pool
+	Redis      *redis.Client // nil without REDIS_URL
+	Logger     *slog.Logger
+	Sessions   *auth.Sessions
+	Counter    auth.Counter // rate limits and lockouts
+	Accounts   *auth.Accounts
+	Audit      *auth.Audit
+	RateLimit  int // requests per minute per user or IP
+	SignupOpen bool
 }
 
 // Handlers serves every route. It has no globals: tests build one with their own Deps.
 type Handlers struct {
-	pool   *pgxpool.Pool
-	redis  *redis.Client
-	logger *slog.Logger
+	pool       *pgxpool.Pool
+	redis      *redis.Client
+	logger     *slog.Logger
+	sessions   *auth.Sessions
+	counter    auth.Counter
+	accounts   *auth.Accounts
+	audit      *auth.Audit
+	rateLimitN int
+	signupOpen bool
 }
 
 // New builds the handlers.
 func New(d Deps) *Handlers {
-	return &Handlers{pool: d.Pool, redis: d.Redis, logger: d.Logger}
+	return &Handlers{
+		pool: d.Pool, redis: d.Redis, logger: d.Logger, sessions: d.Sessions, counter: d.Counter,
+		accounts: d.Accounts, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
+	}
 }
 
 // render writes a templ component as the HTML response. It is the one place pages and
@@ -54,13 +70,11 @@ func (h *Handlers) page(c *fiber.Ctx, title string) views.Page {
 	return p
 }
 
-// Locals keys set by middleware.
-const (
-	localCSRF = "csrf_token"
-	localUser = "view_user"
-)
 
 // timeout bounds a dependency call made while serving a request.
 func timeout(c *fiber.Ctx, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.UserContext(), d)
 }
+
+// templComponent is a rendered piece of HTML.
+type templComponent = templ.Component

@@ -9,5 +9,16 @@ func (h *Handlers) Routes(app *fiber.App) {
 	app.Get("/healthz", h.Healthz)
 	app.Get("/readyz", h.Readyz)
 
+	// Everything below counts against the rate limit and carries a session.
+	app.Use(h.withSession, h.rateLimit, h.csrfProtect)
+
 	app.Get("/", h.ShowHome)
+
+	app.Get("/auth/login", h.ShowLogin)
+	app.Post("/auth/login", h.Login)
+	app.Get("/auth/register", h.ShowRegister)
+	app.Post("/auth/register", h.Register)
+	app.Post("/auth/logout", h.Logout)
+
+	app.Get("/dashboard", h.requireUser, h.ShowDashboard)
 }

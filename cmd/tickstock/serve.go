@@ -10,10 +10,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/config"
 	"github.com/tickstock/tickstock/handlers"
 	"github.com/tickstock/tickstock/static"
 )
+
+// redisPrefix namespaces every key the app writes in a shared Redis.
+const redisPrefix = "tickstock:"
 
 // shutdownTimeout bounds graceful shutdown; SPEC section 1 allows 10 s in all.
 const shutdownTimeout = 8 * time.Second
@@ -38,7 +42,21 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		defer rdb.Close()
 	}
 
-	h := handlers.New(handlers.Deps{Pool: d.pool, Redis: rdb, Logger: logger})
+	var counter auth.Counter = auth.NewMemoryCounter()
+	if rdb != nil {
+		counter = auth.NewRedisCounter(rdb, redisPrefix+"count:")
+	}
+	sessions := auth.NewSessions(auth.SessionConfig{Redis: rdb, KeyPrefix: redisPrefix, CookieSecure: cfg.CookieSecure})
+	audit := auth.NewAudit(d.pool, logger)
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	auditDone := make(chan struct{})
+	go func() { audit.Run(auditCtx); close(auditDone) }()
+	defer func() { stopAudit(); <-auditDone }()
+
+	h := handlers.New(handlers.Deps{
+		Pool: d.pool, Redis: rdb, Logger: logger, Sessions: sessions, Counter: counter,
+		Accounts: auth.NewAccounts(d.pool), Audit: audit, RateLimit: cfg.RateLimit, SignupOpen: cfg.SignupOpen,
+	})
 	app := h.NewApp()
 
 	ln, err := net.Listen("tcp", cfg.Addr)

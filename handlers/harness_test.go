@@ -1,0 +1,235 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tickstock/tickstock/auth"
+	"github.com/tickstock/tickstock/db"
+	"github.com/tickstock/tickstock/internal/testenv"
+)
+
+// testApp is the real Fiber app on a real listener, over a fresh database.
+type testApp struct {
+	URL  string
+	h    *Handlers
+	pool *pgxpool.Pool
+	deps Deps
+}
+
+// appOption adjusts the dependencies before the app is built.
+type appOption func(*Deps)
+
+// withRedis keeps sessions and counters in rdb under a prefix of the test's own.
+func withRedis(rdb *redis.Client, prefix string) appOption {
+	return func(d *Deps) {
+		d.Redis = rdb
+		d.Counter = auth.NewRedisCounter(rdb, prefix+"count:")
+		d.Sessions = auth.NewSessions(auth.SessionConfig{Redis: rdb, KeyPrefix: prefix})
+	}
+}
+
+// MustApp starts the app with memory sessions unless options say otherwise.
+func MustApp(tb testing.TB, opts ...appOption) *testApp {
+	tb.Helper()
+	pool, _ := testenv.MustPool(tb)
+	logger := testenv.Logger()
+	d := Deps{
+		Pool: pool, Logger: logger,
+		Sessions:   auth.NewSessions(auth.SessionConfig{}),
+		Counter:    auth.NewMemoryCounter(),
+		Accounts:   auth.NewAccounts(pool),
+		Audit:      auth.NewAudit(pool, logger),
+		RateLimit:  100,
+		SignupOpen: true,
+	}
+	for _, o := range opts {
+		o(&d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go d.Audit.Run(ctx)
+	h := New(d)
+	app := h.NewApp()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go app.Listener(ln) //nolint:errcheck
+	tb.Cleanup(func() {
+		cancel()
+		_ = app.ShutdownWithTimeout(5 * time.Second)
+	})
+	return &testApp{URL: "http://" + ln.Addr().String(), h: h, pool: pool, deps: d}
+}
+
+// MustUser creates an account and returns it with its password.
+func (a *testApp) MustUser(tb testing.TB, email, username string) (db.User, string) {
+	tb.Helper()
+	const pw = "s3cret-password"
+	u, err := a.deps.Accounts.Create(context.Background(), auth.NewAccount{Email: email, Username: username, Password: pw})
+	if err != nil {
+		tb.Fatalf("create user %s: %v", email, err)
+	}
+	return u, pw
+}
+
+// client is a browser-like HTTP client: a cookie jar, no automatic redirects, and the
+// CSRF token of the last answer remembered for the next post.
+type client struct {
+	tb   testing.TB
+	http *http.Client
+	base string
+	csrf string
+}
+
+func (a *testApp) NewClient(tb testing.TB) *client {
+	tb.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &client{tb: tb, base: a.URL, http: &http.Client{
+		Jar:           jar,
+		Timeout:       20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// response is an answer with its body read.
+type response struct {
+	*http.Response
+	Body string
+}
+
+func (r response) Doc(tb testing.TB) *goquery.Document {
+	tb.Helper()
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(r.Body))
+	if err != nil {
+		tb.Fatalf("parse HTML: %v", err)
+	}
+	return doc
+}
+
+func (r response) JSON(tb testing.TB) map[string]any {
+	tb.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.Body), &m); err != nil {
+		tb.Fatalf("parse JSON %q: %v", r.Body, err)
+	}
+	return m
+}
+
+func (c *client) do(req *http.Request) response {
+	c.tb.Helper()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.tb.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.tb.Fatalf("read body: %v", err)
+	}
+	if tok := resp.Header.Get("X-CSRF-Token"); tok != "" {
+		c.csrf = tok
+	}
+	return response{Response: resp, Body: string(b)}
+}
+
+func (c *client) request(method, path string, body io.Reader, header map[string]string) response {
+	c.tb.Helper()
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	return c.do(req)
+}
+
+func (c *client) get(path string, header ...string) response {
+	c.tb.Helper()
+	return c.request(http.MethodGet, path, nil, pairs(header))
+}
+
+// ensureCSRF fetches a token if the client has none yet.
+func (c *client) ensureCSRF() {
+	c.tb.Helper()
+	if c.csrf == "" {
+		c.get("/auth/login")
+	}
+}
+
+// postForm posts a form with the remembered CSRF token (unless values already has _csrf).
+func (c *client) postForm(path string, values url.Values, header ...string) response {
+	c.tb.Helper()
+	if _, ok := values["_csrf"]; !ok {
+		c.ensureCSRF()
+		values.Set("_csrf", c.csrf)
+	}
+	h := pairs(header)
+	h["Content-Type"] = "application/x-www-form-urlencoded"
+	return c.request(http.MethodPost, path, strings.NewReader(values.Encode()), h)
+}
+
+// postJSON posts a JSON body with the CSRF header.
+func (c *client) postJSON(path string, body string, header ...string) response {
+	c.tb.Helper()
+	c.ensureCSRF()
+	h := pairs(header)
+	h["Content-Type"] = "application/json"
+	h["Accept"] = "application/json"
+	if _, ok := h["X-CSRF-Token"]; !ok {
+		h["X-CSRF-Token"] = c.csrf
+	}
+	return c.request(http.MethodPost, path, strings.NewReader(body), h)
+}
+
+// login signs the client in through the form.
+func (c *client) login(email, password string) response {
+	c.tb.Helper()
+	r := c.postForm("/auth/login", url.Values{"email": {email}, "password": {password}})
+	if r.StatusCode != http.StatusSeeOther {
+		c.tb.Fatalf("login %s: status %d: %s", email, r.StatusCode, r.Body)
+	}
+	c.get("/dashboard") // pick up the new session's CSRF token
+	return r
+}
+
+func (c *client) cookie(name string) *http.Cookie {
+	u, _ := url.Parse(c.base)
+	for _, ck := range c.http.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck
+		}
+	}
+	return nil
+}
+
+func pairs(kv []string) map[string]string {
+	m := make(map[string]string)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+// setCookieHeader finds the raw Set-Cookie line for name.
+func setCookieHeader(r response, name string) string {
+	for _, line := range r.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(line, name+"=") {
+			return line
+		}
+	}
+	return ""
+}

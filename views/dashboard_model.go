@@ -1,0 +1,6 @@
+package views
+
+// Dashboard is the dashboard's view model.
+type Dashboard struct {
+	StreamURL string
+}
