@@ -70,7 +70,6 @@ func (h *Handlers) page(c *fiber.Ctx, title string) views.Page {
 	return p
 }
 
-
 // timeout bounds a dependency call made while serving a request.
 func timeout(c *fiber.Ctx, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.UserContext(), d)

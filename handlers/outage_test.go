@@ -129,7 +129,11 @@ func TestDatabaseDownIs503(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	down := MustApp(t, func(d *Deps) { d.Pool = pool; d.Accounts = auth.NewAccounts(pool); d.Audit = auth.NewAudit(pool, testenv.Logger()) })
+	down := MustApp(t, func(d *Deps) {
+		d.Pool = pool
+		d.Accounts = auth.NewAccounts(pool)
+		d.Audit = auth.NewAudit(pool, testenv.Logger())
+	})
 	c := down.NewClient(t)
 	if r := c.get("/readyz"); r.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz with PostgreSQL down: %d", r.StatusCode)
