@@ -1,0 +1,313 @@
+package market
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// fakePolygon speaks the provider's stocks WebSocket protocol: a "connected" status, an
+// auth exchange, a subscribe acknowledgement, then the aggregates of its script for that
+// connection. It records what clients sent.
+type fakePolygon struct {
+	tb  testing.TB
+	key string
+	// script returns the messages to send on the n-th connection (from 1), and whether to
+	// drop the connection abruptly afterwards (else it stays open). hangup closes the
+	// connection right after accepting it, before any message.
+	script func(n int) (msgs []string, drop, hangup bool)
+
+	mu       sync.Mutex
+	conns    int
+	accepted []time.Time
+	auths    []string
+	subs     []string
+}
+
+func (f *fakePolygon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	f.mu.Lock()
+	f.conns++
+	n := f.conns
+	f.accepted = append(f.accepted, time.Now())
+	f.mu.Unlock()
+	msgs, drop, hangup := f.script(n)
+	if hangup {
+		return
+	}
+	ctx := r.Context()
+	send := func(s string) bool { return c.Write(ctx, websocket.MessageText, []byte(s)) == nil }
+	recv := func() (polygonAction, bool) {
+		var a polygonAction
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			return a, false
+		}
+		if err := json.Unmarshal(b, &a); err != nil {
+			f.tb.Errorf("client sent non-JSON %q", b)
+			return a, false
+		}
+		return a, true
+	}
+	if !send(`[{"ev":"status","status":"connected","message":"Connected Successfully"}]`) {
+		return
+	}
+	a, ok := recv()
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	f.auths = append(f.auths, a.Action+":"+a.Params)
+	f.mu.Unlock()
+	if a.Action != "auth" || a.Params != f.key {
+		send(`[{"ev":"status","status":"auth_failed","message":"authentication failed"}]`)
+		c.Close(websocket.StatusPolicyViolation, "authentication failed")
+		return
+	}
+	send(`[{"ev":"status","status":"auth_success","message":"authenticated"}]`)
+	a, ok = recv()
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	f.subs = append(f.subs, a.Action+":"+a.Params)
+	f.mu.Unlock()
+	send(`[{"ev":"status","status":"success","message":"subscribed to: ` + a.Params + `"}]`)
+	// Stream a little later, so the client is past its handshake deadline and context.
+	time.Sleep(50 * time.Millisecond)
+	for _, m := range msgs {
+		if !send(m) {
+			return
+		}
+	}
+	if drop {
+		return // CloseNow: no close handshake, like a network drop
+	}
+	<-ctx.Done()
+}
+
+func (f *fakePolygon) stats() (conns int, accepted []time.Time, auths, subs []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.conns, append([]time.Time(nil), f.accepted...), append([]string(nil), f.auths...),
+		append([]string(nil), f.subs...)
+}
+
+func mustFakePolygon(tb testing.TB, key string, script func(int) ([]string, bool, bool)) (*fakePolygon, string) {
+	tb.Helper()
+	f := &fakePolygon{tb: tb, key: key, script: script}
+	srv := httptest.NewServer(f)
+	tb.Cleanup(srv.Close)
+	return f, "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// agg is a per-second aggregate message as the provider sends it, with all its fields.
+func agg(sym string, close float64, vol int, endMs int64) string {
+	return fmt.Sprintf(`{"ev":"A","sym":%q,"v":%d,"av":8642007,"op":25.66,"vw":25.3981,"o":%v,"c":%v,"h":%v,"l":%v,"a":25.3714,"z":50,"s":%d,"e":%d}`,
+		sym, vol, close, close, close, close, endMs-1000, endMs)
+}
+
+const aggT0 = 1741962600000 // 2025-03-14T14:30:00Z
+
+func TestPolygonStreamsAndReconnects(t *testing.T) {
+	fake, url := mustFakePolygon(t, "good-key", func(n int) ([]string, bool, bool) {
+		switch n {
+		case 1: // three aggregates, one message holding two, then the line drops
+			return []string{
+				"[" + agg("AAPL", 212.5, 100, aggT0+1000) + "]",
+				"[" + agg("MSFT", 388, 200, aggT0+1000) + "," + agg("AAPL", 212.6, 50, aggT0+2000) + "]",
+				`[{"ev":"T","sym":"AAPL","p":1}]`, // other events are ignored
+				`not json`,                        // skipped with a warning
+				"[" + agg("AAPL", -1, 1, aggT0+2500) + "]", // bad aggregate skipped
+			}, true, false
+		default: // resumes after reconnecting
+			return []string{"[" + agg("MSFT", 388.5, 10, aggT0+3000) + "]",
+				agg("AAPL", 213, 70, aggT0+4000)}, false, false // a lone object is accepted too
+		}
+	})
+	f, err := NewPolygonFeed(url, "good-key", []string{"MSFT", "AAPL", "MSFT"}, nil, WithBackoff(10*time.Millisecond, 40*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticks, err := mustCollect(t, f, 5, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tk := range ticks {
+		got = append(got, fmt.Sprintf("%s %v %d %d", tk.Symbol, tk.Price, tk.Volume, tk.Time.UnixMilli()-aggT0))
+	}
+	want := []string{"AAPL 212.5 100 1000", "MSFT 388 200 1000", "AAPL 212.6 50 2000", "MSFT 388.5 10 3000", "AAPL 213 70 4000"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("ticks\n got %v\nwant %v", got, want)
+	}
+	conns, _, auths, subs := fake.stats()
+	if conns != 2 {
+		t.Fatalf("%d connections, want 2 (one drop, one reconnect)", conns)
+	}
+	for i := range 2 {
+		if auths[i] != "auth:good-key" || subs[i] != "subscribe:A.AAPL,A.MSFT" {
+			t.Fatalf("connection %d sent %q then %q", i+1, auths[i], subs[i])
+		}
+	}
+}
+
+func TestPolygonBadKey(t *testing.T) {
+	fake, url := mustFakePolygon(t, "good-key", func(int) ([]string, bool, bool) { return nil, false, false })
+	var logs logRecords
+	f, err := NewPolygonFeed(url, "bad-key", []string{"AAPL"}, logs.logger(), WithBackoff(time.Millisecond, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = mustCollect(t, f, -1, 10*time.Second)
+	if !errors.Is(err, ErrPolygonAuth) || !strings.Contains(err.Error(), "authentication failed") {
+		t.Fatalf("err = %v, want ErrPolygonAuth", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("took %v", el)
+	}
+	if conns, _, _, _ := fake.stats(); conns != 1 {
+		t.Fatalf("%d connections: a bad key must not be retried", conns)
+	}
+	if strings.Contains(logs.buf.String(), "bad-key") {
+		t.Fatal("the API key was logged")
+	}
+}
+
+func TestPolygonBackoff(t *testing.T) {
+	const base = 20 * time.Millisecond
+	fake, url := mustFakePolygon(t, "k", func(n int) ([]string, bool, bool) {
+		if n <= 4 {
+			return nil, false, true // hang up at once: no data, so the wait keeps doubling
+		}
+		return []string{"[" + agg("AAPL", 1, 1, aggT0) + "]"}, false, false
+	})
+	f, err := NewPolygonFeed(url, "k", []string{"AAPL"}, nil, WithBackoff(base, 4*base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mustCollect(t, f, 1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_, acc, _, _ := fake.stats()
+	if len(acc) != 5 {
+		t.Fatalf("%d connections, want 5", len(acc))
+	}
+	// Waits: base, 2 base, 4 base, then capped at 4 base.
+	for i, min := range []time.Duration{base, 2 * base, 4 * base, 4 * base} {
+		if gap := acc[i+1].Sub(acc[i]); gap < min {
+			t.Errorf("wait before connection %d: %v, want at least %v", i+2, gap, min)
+		}
+	}
+}
+
+func TestPolygonStopsOnCancel(t *testing.T) {
+	_, url := mustFakePolygon(t, "k", func(int) ([]string, bool, bool) { return nil, false, false })
+	f, err := NewPolygonFeed(url, "k", []string{"AAPL"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := f.Run(ctx, make(chan Tick)); err != nil {
+		t.Fatalf("Run after cancel = %v, want nil", err)
+	}
+}
+
+func TestNewPolygonFeedErrors(t *testing.T) {
+	tests := []struct {
+		name, url, key string
+		syms           []string
+		opts           []PolygonOption
+	}{
+		{"empty key", "", "", []string{"A"}, nil},
+		{"http url", "http://x", "k", []string{"A"}, nil},
+		{"no symbols", "", "k", nil, nil},
+		{"bad backoff", "", "k", []string{"A"}, []PolygonOption{WithBackoff(time.Second, time.Millisecond)}},
+	}
+	for _, tt := range tests {
+		if _, err := NewPolygonFeed(tt.url, tt.key, tt.syms, nil, tt.opts...); err == nil {
+			t.Errorf("%s: want error", tt.name)
+		}
+	}
+	f, err := NewPolygonFeed("", "k", []string{"A"}, nil)
+	if err != nil || f.url != DefaultPolygonURL || f.base != time.Second || f.max != time.Minute {
+		t.Fatalf("defaults: %+v, %v", f, err)
+	}
+}
+
+func TestParsePolygon(t *testing.T) {
+	msgs, err := parsePolygon([]byte(" ["+agg("AAPL", 10, 5, aggT0)+`,{"ev":"status","status":"success","message":"ok"}]`), nil)
+	if err != nil || len(msgs) != 2 || msgs[0].Sym != "AAPL" || msgs[0].Close != 10 || msgs[1].Status != "success" {
+		t.Fatalf("%+v %v", msgs, err)
+	}
+	// A reused slice must not leak fields of earlier messages.
+	msgs, err = parsePolygon([]byte(`[{"ev":"A","c":5,"e":1}]`), msgs)
+	if err != nil || len(msgs) != 1 || msgs[0].Sym != "" || msgs[0].Volume != 0 {
+		t.Fatalf("stale fields: %+v %v", msgs, err)
+	}
+	if _, err := parsePolygon([]byte(`[{"ev":"A","c":"x"}]`), msgs); err == nil {
+		t.Fatal("want error for a mistyped field")
+	}
+	intern := map[string]string{}
+	tests := []struct {
+		m  polygonMsg
+		ok bool
+	}{
+		{polygonMsg{Ev: "A", Sym: "BRK.B", Close: 1, Volume: 0, End: aggT0}, true},
+		{polygonMsg{Ev: "A", Sym: "aapl", Close: 1, End: aggT0}, false},
+		{polygonMsg{Ev: "A", Sym: "AAPL", Close: 0, End: aggT0}, false},
+		{polygonMsg{Ev: "A", Sym: "AAPL", Close: 1, Volume: -1, End: aggT0}, false},
+		{polygonMsg{Ev: "A", Sym: "AAPL", Close: 1, End: 0}, false},
+	}
+	for _, tt := range tests {
+		if _, ok := tt.m.tick(intern); ok != tt.ok {
+			t.Errorf("tick(%+v) ok = %v", tt.m, ok)
+		}
+	}
+}
+
+// BenchmarkPolygonParse measures decoding provider messages into ticks: one aggregate per
+// message, as the provider sends most of them.
+func BenchmarkPolygonParse(b *testing.B) {
+	syms := simSymbols(200)
+	raw := make([][]byte, len(syms))
+	for i, s := range syms {
+		raw[i] = []byte("[" + agg(s, 100+float64(i)/7, 100+i, aggT0+int64(i)*1000) + "]")
+	}
+	intern := map[string]string{}
+	var msgs []polygonMsg
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for i := 0; i < b.N; i++ {
+		var err error
+		msgs, err = parsePolygon(raw[i%len(raw)], msgs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for k := range msgs {
+			if _, ok := msgs[k].tick(intern); ok {
+				n++
+			}
+		}
+	}
+	if n != b.N {
+		b.Fatalf("%d ticks from %d messages", n, b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
