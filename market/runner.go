@@ -142,7 +142,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}()
 	r.log.Info("market: feed started", "source", r.source, "symbols", r.eng.Symbols())
 
-	sec := time.NewTicker(time.Second)
+	sec := time.NewTicker(min(time.Second, r.interval))
 	defer sec.Stop()
 	lastRate, lastLog := time.Now(), time.Now()
 	var lastTicks uint64
