@@ -129,8 +129,8 @@ func TestPolygonStreamsAndReconnects(t *testing.T) {
 			return []string{
 				"[" + agg("AAPL", 212.5, 100, aggT0+1000) + "]",
 				"[" + agg("MSFT", 388, 200, aggT0+1000) + "," + agg("AAPL", 212.6, 50, aggT0+2000) + "]",
-				`[{"ev":"T","sym":"AAPL","p":1}]`, // other events are ignored
-				`not json`,                        // skipped with a warning
+				`[{"ev":"T","sym":"AAPL","p":1}]`,          // other events are ignored
+				`not json`,                                 // skipped with a warning
 				"[" + agg("AAPL", -1, 1, aggT0+2500) + "]", // bad aggregate skipped
 			}, true, false
 		default: // resumes after reconnecting

@@ -76,8 +76,8 @@ func TestSnapshotSummary(t *testing.T) {
 		Highs:        h,
 		Lows:         l,
 		Breadth:      Breadth(h, l),
-		Ticks10s:     10 + 5,   // A: (390, 400] every second; B: every other second
-		Ticks60s:     60 + 30,  //
+		Ticks10s:     10 + 5,    // A: (390, 400] every second; B: every other second
+		Ticks60s:     60 + 30,   //
 		Ticks300s:    300 + 150, // C's ticks are 399 s old
 		Activity:     ActivityMedium,
 	}
