@@ -13,6 +13,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tickstock/tickstock/auth"
+	"github.com/tickstock/tickstock/market"
+	"github.com/tickstock/tickstock/settings"
+	"github.com/tickstock/tickstock/stream"
 	"github.com/tickstock/tickstock/views"
 )
 
@@ -27,6 +30,15 @@ type Deps struct {
 	Audit      *auth.Audit
 	RateLimit  int // requests per minute per user or IP
 	SignupOpen bool
+	Settings   *settings.Service
+	Hub        *stream.Hub
+	Publisher  *stream.Publisher
+	Market     MarketView // the latest market figures, for page loads (nil: none yet)
+}
+
+// MarketView is what pages read from the running market: a summary for a set of symbols.
+type MarketView interface {
+	Summary(symbols []string) market.Summary
 }
 
 // Handlers serves every route. It has no globals: tests build one with their own Deps.
@@ -40,6 +52,10 @@ type Handlers struct {
 	audit      *auth.Audit
 	rateLimitN int
 	signupOpen bool
+	settings   *settings.Service
+	hub        *stream.Hub
+	publisher  *stream.Publisher
+	market     MarketView
 }
 
 // New builds the handlers.
@@ -47,6 +63,7 @@ func New(d Deps) *Handlers {
 	return &Handlers{
 		pool: d.Pool, redis: d.Redis, logger: d.Logger, sessions: d.Sessions, counter: d.Counter,
 		accounts: d.Accounts, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
+		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market,
 	}
 }
 

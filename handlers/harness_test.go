@@ -19,6 +19,8 @@ import (
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/db"
 	"github.com/tickstock/tickstock/internal/testenv"
+	"github.com/tickstock/tickstock/settings"
+	"github.com/tickstock/tickstock/stream"
 )
 
 // testApp is the real Fiber app on a real listener, over a fresh database.
@@ -54,6 +56,8 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 		Audit:      auth.NewAudit(pool, logger),
 		RateLimit:  100,
 		SignupOpen: true,
+		Settings:   settings.NewService(pool, settings.WithLogger(logger)),
+		Hub:        stream.NewHub(0),
 	}
 	for _, o := range opts {
 		o(&d)
