@@ -1,13 +1,36 @@
 package handlers
 
 import (
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/views"
 )
 
 // ShowDashboard handles "GET /dashboard".
 func (h *Handlers) ShowDashboard(c *fiber.Ctx) error {
-	p := h.page(c, "Dashboard")
-	return render(c, fiber.StatusOK, views.DashboardPage(p, views.Dashboard{StreamURL: "/stream"}))
+	u := accountOf(c)
+	ctx, cancel := timeout(c, 5*time.Second)
+	defer cancel()
+	us, err := h.settings.Get(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	d := views.Dashboard{
+		StreamURL: "/stream",
+		Highlow:   us.Selections.HighLow,
+		Market:    us.Selections.Market,
+		Summary:   market.Summary{Breadth: 50, Activity: market.ActivityQuiet},
+	}
+	set, err := h.settings.SymbolSet(ctx, us.Selections.Market)
+	if err != nil {
+		return err
+	}
+	d.Summary.UniverseSize = set.Len()
+	if h.market != nil {
+		d.Summary = h.market.Summary(set.Symbols())
+	}
+	return render(c, fiber.StatusOK, views.DashboardPage(h.page(c, "Dashboard"), d))
 }

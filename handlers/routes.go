@@ -21,4 +21,5 @@ func (h *Handlers) Routes(app *fiber.App) {
 	app.Post("/auth/logout", h.Logout)
 
 	app.Get("/dashboard", h.requireUser, h.ShowDashboard)
+	app.Get("/stream", h.Stream)
 }

@@ -1,6 +1,10 @@
 package views
 
-// Dashboard is the dashboard's view model.
-type Dashboard struct {
-	StreamURL string
+import "strings"
+
+func joinNames(names []string) string {
+	if len(names) == 0 {
+		return "—"
+	}
+	return strings.Join(names, ", ")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,7 +14,9 @@ import (
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/config"
 	"github.com/tickstock/tickstock/handlers"
+	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/static"
+	"github.com/tickstock/tickstock/stream"
 )
 
 // redisPrefix namespaces every key the app writes in a shared Redis.
@@ -43,19 +46,46 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 
 	var counter auth.Counter = auth.NewMemoryCounter()
-	if rdb != nil {
+	sessionCfg := auth.SessionConfig{KeyPrefix: redisPrefix, CookieSecure: cfg.CookieSecure}
+	if rdb != nil { // a nil *redis.Client must not become a non-nil interface
 		counter = auth.NewRedisCounter(rdb, redisPrefix+"count:")
+		sessionCfg.Redis = rdb
 	}
-	sessions := auth.NewSessions(auth.SessionConfig{Redis: rdb, KeyPrefix: redisPrefix, CookieSecure: cfg.CookieSecure})
+	sessions := auth.NewSessions(sessionCfg)
 	audit := auth.NewAudit(d.pool, logger)
 	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
 	auditDone := make(chan struct{})
 	go func() { audit.Run(auditCtx); close(auditDone) }()
 	defer func() { stopAudit(); <-auditDone }()
 
+	svc := settings.NewService(d.pool, settings.WithLogger(logger))
+	runner, err := newRunner(ctx, cfg, svc, logger)
+	if err != nil {
+		return err
+	}
+	hub := stream.NewHub(0)
+	sessions.OnEnded(func(sid string) { hub.EndSession(sid, "logout") })
+	publisher := stream.NewPublisher(stream.Config{
+		Hub: hub, Source: runner, Settings: svc, Logger: logger, Interval: cfg.EmitInterval,
+	})
+
+	// The market and the publisher run until shutdown begins.
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := runner.Run(work); err != nil {
+			logger.Error("market feed stopped", "feed", cfg.Feed, "err", err)
+		}
+	}()
+	go func() { defer wg.Done(); publisher.Run(work) }() //nolint:errcheck
+	defer func() { stopWork(); wg.Wait() }()
+
 	h := handlers.New(handlers.Deps{
 		Pool: d.pool, Redis: rdb, Logger: logger, Sessions: sessions, Counter: counter,
 		Accounts: auth.NewAccounts(d.pool), Audit: audit, RateLimit: cfg.RateLimit, SignupOpen: cfg.SignupOpen,
+		Settings: svc, Hub: hub, Publisher: publisher, Market: runner,
 	})
 	app := h.NewApp()
 
@@ -74,6 +104,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
+	hub.Shutdown() // streams send a final comment and close, so HTTP shutdown is not held up
 	if err := app.ShutdownWithTimeout(shutdownTimeout); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		logger.Warn("http shutdown", "err", err)
 	}

@@ -1,4 +1,4 @@
-// TickStock's only hand-written script: CSRF header for htmx, panel trimming, and the
+// TickStock's only hand-written script: the CSRF header for htmx, panel trimming, and the
 // connection indicator. Loaded with defer; no inline scripts (the CSP forbids them).
 (function () {
   "use strict";
@@ -9,16 +9,17 @@
     }
   });
 
-  // Each live panel keeps at most data-max-rows rows (newest first).
-  document.addEventListener("htmx:afterSettle", function (evt) {
-    var target = evt.detail && evt.detail.target;
-    if (!target || !target.dataset || !target.dataset.maxRows) return;
-    var max = parseInt(target.dataset.maxRows, 10) || 100;
-    var rows = target.querySelectorAll("tr[data-symbol]");
-    for (var i = max; i < rows.length; i++) rows[i].remove();
-    var empty = target.querySelector("tr.empty");
-    if (empty && rows.length > 0) empty.remove();
-  });
+  // Each live panel keeps at most data-max-rows rows, newest first. Trend and surge rows
+  // arrive out of band, so every panel is trimmed after every stream message.
+  function trimPanels() {
+    var panels = document.querySelectorAll("tbody[data-max-rows]");
+    for (var p = 0; p < panels.length; p++) {
+      var max = parseInt(panels[p].dataset.maxRows, 10) || 100;
+      var rows = panels[p].rows;
+      for (var i = rows.length - 1; i >= max; i--) rows[i].remove();
+    }
+  }
+  document.addEventListener("htmx:sseMessage", trimPanels);
 
   function setStatus(state, text) {
     var el = document.getElementById("conn-status");
@@ -28,5 +29,11 @@
   }
   document.addEventListener("htmx:sseOpen", function () { setStatus("live", "Live"); });
   document.addEventListener("htmx:sseError", function () { setStatus("down", "Reconnecting…"); });
-  document.addEventListener("htmx:sseClose", function () { setStatus("down", "Disconnected"); });
+  document.addEventListener("htmx:sseClose", function (evt) {
+    setStatus("down", "Disconnected");
+    // The server sends "logout" when the session ended (logout elsewhere, expiry, disabled).
+    if (evt.detail && evt.detail.type === "message" && !document.querySelector("[data-embed]")) {
+      window.location.assign("/auth/login");
+    }
+  });
 })();

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/tickstock/tickstock/config"
+	"github.com/tickstock/tickstock/market"
+	"github.com/tickstock/tickstock/settings"
+)
+
+// newRunner builds the configured feed over every universe symbol, and the runner that
+// drives it through the engine.
+func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, logger *slog.Logger) (*market.Runner, error) {
+	infos, err := svc.Universes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load universes: %w", err)
+	}
+	names := make([]string, len(infos))
+	for i, u := range infos {
+		names[i] = u.Name
+	}
+	set, err := svc.SymbolSet(ctx, names)
+	if err != nil {
+		return nil, fmt.Errorf("load universe symbols: %w", err)
+	}
+	symbols := set.Symbols()
+
+	var feed market.Feed
+	switch cfg.Feed {
+	case config.FeedSim:
+		seed := int64(0) // 0: the simulator picks a random seed
+		if cfg.SimSeedSet {
+			seed = cfg.SimSeed
+		}
+		feed, err = market.NewSimFeed(symbols, seed, cfg.SimRate)
+	case config.FeedReplay:
+		feed, err = market.NewReplayFeed(cfg.ReplayFile, cfg.ReplaySpeed, cfg.ReplayLoop, logger)
+	case config.FeedPolygon:
+		feed, err = market.NewPolygonFeed(cfg.PolygonURL, cfg.PolygonAPIKey, symbols, logger)
+	default:
+		err = fmt.Errorf("unknown feed %q", cfg.Feed)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("TICKSTOCK_FEED=%s: %w", cfg.Feed, err)
+	}
+	logger.Info("market feed ready", "feed", cfg.Feed, "symbols", len(symbols), "universes", len(names))
+	return market.NewRunner(market.RunnerConfig{Feed: feed, Symbols: symbols, Source: string(cfg.Feed), Logger: logger})
+}

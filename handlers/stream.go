@@ -1,0 +1,78 @@
+package handlers
+
+import (
+	"bufio"
+	"errors"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tickstock/tickstock"
+	"github.com/tickstock/tickstock/auth"
+	"github.com/tickstock/tickstock/stream"
+)
+
+// connQueue is how many emissions a stream may fall behind before it loses the oldest.
+const connQueue = 32
+
+// Stream handles "GET /stream": the signed-in user's live events as Server-Sent Events,
+// HTML fragments for htmx, or with ?format=json one JSON object per emission.
+func (h *Handlers) Stream(c *fiber.Ctx) error {
+	u, st := accountOf(c), sessionOf(c)
+	if u == nil {
+		h.audit.Record(auth.EventStreamUnauthorized, h.auditEntry(c))
+		return tickstock.Errorf(tickstock.EUNAUTHORIZED, "Sign in to open the stream.")
+	}
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" && origin != c.BaseURL() {
+		h.audit.Record(auth.EventStreamUnauthorized, h.auditEntry(c))
+		return tickstock.Errorf(tickstock.EFORBIDDEN, "Streams may only be opened from this site.")
+	}
+	format := stream.FormatHTML
+	switch c.Query("format") {
+	case "", "html":
+	case "json":
+		format = stream.FormatJSON
+	default:
+		return tickstock.FieldError("format", "format must be html or json.")
+	}
+	var last *stream.EventID
+	if id, ok := stream.ParseEventID(c.Get("Last-Event-ID")); ok {
+		last = &id
+	}
+
+	// Everything the writer needs is copied out of the request now: the Ctx is not
+	// valid inside the stream writer.
+	conn := stream.NewConn(u.ID, st.ID, format, connQueue)
+	ctx, cancel := timeout(c, 5*time.Second)
+	err := h.publisher.Attach(ctx, conn, last)
+	cancel()
+	switch {
+	case errors.Is(err, stream.ErrTooManyStreams):
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return tickstock.Errorf(tickstock.ERATELIMIT, "You have %d streams open already; close a tab first.", stream.MaxStreamsPerUser)
+	case errors.Is(err, stream.ErrHubClosed):
+		return tickstock.Errorf(tickstock.EUNAVAILABLE, "The server is restarting.")
+	case err != nil:
+		return err
+	}
+	h.serveStream(c, conn, st.Expires())
+	return nil
+}
+
+// serveStream answers with the SSE headers and hands the socket to stream.Serve.
+func (h *Handlers) serveStream(c *fiber.Ctx, conn *stream.Conn, expires time.Time) {
+	netConn := c.Context().Conn()
+	hub, logger := h.hub, h.logger
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderConnection, "keep-alive")
+	c.Set("X-Accel-Buffering", "no")
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer hub.Unregister(conn)
+		defer conn.Close("client gone")
+		err := stream.Serve(w, conn, stream.ServeOptions{SetWriteDeadline: netConn.SetWriteDeadline, Expires: expires})
+		if err != nil {
+			logger.Debug("stream ended", "err", err)
+		}
+	})
+}

@@ -1,0 +1,251 @@
+package stream
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+)
+
+// Format is what a connection wants: HTML fragments for htmx, or JSON for programs.
+type Format uint8
+
+// The stream formats of SPEC section 7.
+const (
+	FormatHTML Format = iota
+	FormatJSON
+)
+
+// MaxStreamsPerUser is how many streams one user may hold open at once (SPEC section 2).
+const MaxStreamsPerUser = 8
+
+// Errors from Register.
+var (
+	ErrTooManyStreams = errors.New("too many open streams for this user")
+	ErrHubClosed      = errors.New("the server is shutting down")
+)
+
+// Frame is one encoded SSE event, shared read-only by every connection that gets it.
+type Frame struct {
+	ID   EventID
+	Data []byte
+}
+
+// Message is one emission's frames for one settings group and format.
+type Message struct {
+	Seq    uint64
+	Frames []Frame
+}
+
+// Conn is one open stream. The publisher offers it messages without ever waiting; the
+// connection's own writer drains them. When the queue is full the oldest message is
+// dropped, and a connection that keeps dropping is closed.
+type Conn struct {
+	UserID    int64
+	SessionID string // "" for embeds
+	EmbedID   string // the embed link's handle, "" for a user's own stream
+	Format    Format
+
+	queue     chan *Message
+	done      chan struct{}
+	closeOnce sync.Once
+	reason    atomic.Value
+	streak    int // emissions in a row with a drop; publisher goroutine only
+	dropped   atomic.Int64
+}
+
+// NewConn builds a connection with a queue of queueSize messages.
+func NewConn(userID int64, sessionID string, format Format, queueSize int) *Conn {
+	if queueSize < 1 {
+		queueSize = 1
+	}
+	return &Conn{UserID: userID, SessionID: sessionID, Format: format,
+		queue: make(chan *Message, queueSize), done: make(chan struct{})}
+}
+
+// Messages is the connection's queue.
+func (c *Conn) Messages() <-chan *Message { return c.queue }
+
+// Done closes when the connection must end: session ended, shutdown, or fell behind.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Close ends the connection once; reason says why (logout, shutdown, behind, revoked).
+func (c *Conn) Close(reason string) {
+	c.closeOnce.Do(func() {
+		c.reason.Store(reason)
+		close(c.done)
+	})
+}
+
+// Reason says why the connection was closed ("" while open).
+func (c *Conn) Reason() string {
+	r, _ := c.reason.Load().(string)
+	return r
+}
+
+// Dropped counts the messages this connection lost.
+func (c *Conn) Dropped() int64 { return c.dropped.Load() }
+
+// offer queues m without blocking, dropping the oldest queued message if the queue is
+// full. It reports whether a message was dropped.
+func (c *Conn) offer(m *Message) bool {
+	select {
+	case c.queue <- m:
+		return false
+	default:
+	}
+	dropped := false
+	select {
+	case <-c.queue:
+		dropped = true
+		c.dropped.Add(1)
+	default:
+	}
+	select {
+	case c.queue <- m:
+	default: // the writer raced us; the next emission will try again
+		dropped = true
+		c.dropped.Add(1)
+	}
+	return dropped
+}
+
+// Hub tracks open connections by user and by session. It is safe for concurrent use.
+type Hub struct {
+	mu         sync.RWMutex
+	users      map[int64]map[*Conn]struct{}
+	sessions   map[string]map[*Conn]struct{}
+	embeds     map[string]map[*Conn]struct{}
+	maxPerUser int
+	closed     bool
+	conns      int
+}
+
+// NewHub returns an empty hub that allows maxPerUser streams per user (0: the default 8).
+func NewHub(maxPerUser int) *Hub {
+	if maxPerUser <= 0 {
+		maxPerUser = MaxStreamsPerUser
+	}
+	return &Hub{users: make(map[int64]map[*Conn]struct{}), sessions: make(map[string]map[*Conn]struct{}),
+		embeds: make(map[string]map[*Conn]struct{}), maxPerUser: maxPerUser}
+}
+
+// Register adds c, or refuses it when its user already has the most streams allowed.
+// Embed streams count against their own link, not the owner's tabs.
+func (h *Hub) Register(c *Conn) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return ErrHubClosed
+	}
+	if c.EmbedID == "" {
+		n := 0
+		for other := range h.users[c.UserID] {
+			if other.EmbedID == "" {
+				n++
+			}
+		}
+		if n >= h.maxPerUser {
+			return ErrTooManyStreams
+		}
+	}
+	add(h.users, c.UserID, c)
+	if c.SessionID != "" {
+		add(h.sessions, c.SessionID, c)
+	}
+	if c.EmbedID != "" {
+		add(h.embeds, c.EmbedID, c)
+	}
+	h.conns++
+	return nil
+}
+
+// Unregister removes c (idempotent).
+func (h *Hub) Unregister(c *Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.users[c.UserID][c]; !ok {
+		return
+	}
+	remove(h.users, c.UserID, c)
+	remove(h.sessions, c.SessionID, c)
+	remove(h.embeds, c.EmbedID, c)
+	h.conns--
+}
+
+func add[K comparable](m map[K]map[*Conn]struct{}, k K, c *Conn) {
+	if m[k] == nil {
+		m[k] = make(map[*Conn]struct{})
+	}
+	m[k][c] = struct{}{}
+}
+
+func remove[K comparable](m map[K]map[*Conn]struct{}, k K, c *Conn) {
+	delete(m[k], c)
+	if len(m[k]) == 0 {
+		delete(m, k)
+	}
+}
+
+// EndSession closes every stream of a session (logout, expiry).
+func (h *Hub) EndSession(sessionID, reason string) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.sessions[sessionID] {
+		c.Close(reason)
+	}
+	return len(h.sessions[sessionID])
+}
+
+// EndUser closes every stream of a user, embeds included (account disabled).
+func (h *Hub) EndUser(userID int64, reason string) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.users[userID] {
+		c.Close(reason)
+	}
+	return len(h.users[userID])
+}
+
+// EndEmbed closes every stream of one embed link (revoked).
+func (h *Hub) EndEmbed(embedID, reason string) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.embeds[embedID] {
+		c.Close(reason)
+	}
+	return len(h.embeds[embedID])
+}
+
+// Shutdown refuses new streams and closes every open one.
+func (h *Hub) Shutdown() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for _, set := range h.users {
+		for c := range set {
+			c.Close("shutdown")
+		}
+	}
+}
+
+// Counts returns the connected users and open connections, for the metrics.
+func (h *Hub) Counts() (users, conns int) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.users), h.conns
+}
+
+// byUser copies the current connections grouped by user.
+func (h *Hub) byUser() map[int64][]*Conn {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make(map[int64][]*Conn, len(h.users))
+	for uid, set := range h.users {
+		list := make([]*Conn, 0, len(set))
+		for c := range set {
+			list = append(list, c)
+		}
+		out[uid] = list
+	}
+	return out
+}
