@@ -92,9 +92,9 @@ type recentEmission struct {
 
 // filtered holds one group's share of an emission, in reusable slices.
 type filtered struct {
-	highs, lows          []market.HighLowEvent
-	trendUp, trendDown   []market.TrendEvent
-	surgeUp, surgeDown   []market.SurgeEvent
+	highs, lows        []market.HighLowEvent
+	trendUp, trendDown []market.TrendEvent
+	surgeUp, surgeDown []market.SurgeEvent
 }
 
 func (f *filtered) reset() {
