@@ -58,8 +58,13 @@ type Handlers struct {
 	market     MarketView
 }
 
-// New builds the handlers.
+// New builds the handlers. It also ties sessions to streams: a session that ends here
+// (logout, expiry, disabled account) closes its open streams.
 func New(d Deps) *Handlers {
+	if d.Sessions != nil && d.Hub != nil {
+		hub := d.Hub
+		d.Sessions.OnEnded(func(sid string) { hub.EndSession(sid, "logout") })
+	}
 	return &Handlers{
 		pool: d.Pool, redis: d.Redis, logger: d.Logger, sessions: d.Sessions, counter: d.Counter,
 		accounts: d.Accounts, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,

@@ -19,6 +19,7 @@ import (
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/db"
 	"github.com/tickstock/tickstock/internal/testenv"
+	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/stream"
 )
@@ -30,6 +31,17 @@ type testApp struct {
 	pool *pgxpool.Pool
 	deps Deps
 }
+
+// emit publishes one batch now, as the publisher's ticker would.
+func (a *testApp) emit(tb testing.TB, events ...market.Event) {
+	tb.Helper()
+	a.deps.Publisher.Publish(context.Background(), market.Batch{Events: events})
+}
+
+// noSource is the publisher's source in tests, which publish batches by hand.
+type noSource struct{}
+
+func (noSource) Drain() market.Batch { return market.Batch{} }
 
 // appOption adjusts the dependencies before the app is built.
 type appOption func(*Deps)
@@ -62,6 +74,10 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 	for _, o := range opts {
 		o(&d)
 	}
+	if d.Publisher == nil {
+		d.Publisher = stream.NewPublisher(stream.Config{Hub: d.Hub, Source: noSource{}, Settings: d.Settings,
+			Logger: logger, Interval: time.Hour})
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go d.Audit.Run(ctx)
 	h := New(d)
@@ -73,6 +89,7 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 	go app.Listener(ln) //nolint:errcheck
 	tb.Cleanup(func() {
 		cancel()
+		d.Hub.Shutdown()
 		_ = app.ShutdownWithTimeout(5 * time.Second)
 	})
 	return &testApp{URL: "http://" + ln.Addr().String(), h: h, pool: pool, deps: d}

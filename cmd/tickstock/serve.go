@@ -64,7 +64,6 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	hub := stream.NewHub(0)
-	sessions.OnEnded(func(sid string) { hub.EndSession(sid, "logout") })
 	publisher := stream.NewPublisher(stream.Config{
 		Hub: hub, Source: runner, Settings: svc, Logger: logger, Interval: cfg.EmitInterval,
 	})

@@ -1,0 +1,475 @@
+package handlers
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tickstock/tickstock/db"
+	"github.com/tickstock/tickstock/market"
+	"github.com/tickstock/tickstock/settings"
+	"github.com/tickstock/tickstock/stream"
+)
+
+// sseEvent is one parsed Server-Sent Event.
+type sseEvent struct {
+	ID, Event, Data string
+}
+
+// sseStream reads a live /stream response in the background.
+type sseStream struct {
+	resp   *http.Response
+	events chan sseEvent
+	done   chan struct{} // closed when the server ends the stream
+	cancel context.CancelFunc
+}
+
+// openStream opens GET path with the client's cookies and extra headers.
+func (c *client) openStream(path string, header ...string) (*sseStream, *http.Response) {
+	c.tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	for k, v := range pairs(header) {
+		req.Header.Set(k, v)
+	}
+	hc := &http.Client{Jar: c.http.Jar} // no timeout: the body stays open
+	resp, err := hc.Do(req)
+	if err != nil {
+		cancel()
+		c.tb.Fatalf("GET %s: %v", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		cancel()
+		return nil, resp
+	}
+	s := &sseStream{resp: resp, events: make(chan sseEvent, 4096), done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(s.done)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<22)
+		var ev sseEvent
+		var data []string
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.Event != "" || len(data) > 0 {
+					ev.Data = strings.Join(data, "\n")
+					s.events <- ev
+				}
+				ev, data = sseEvent{}, nil
+			case strings.HasPrefix(line, "id: "):
+				ev.ID = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				ev.Event = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				data = append(data, line[6:])
+			}
+		}
+	}()
+	c.tb.Cleanup(s.close)
+	return s, resp
+}
+
+func (s *sseStream) close() {
+	s.cancel()
+	s.resp.Body.Close()
+}
+
+// next returns the next event named one of names, skipping others, within d.
+func (s *sseStream) next(tb testing.TB, d time.Duration, names ...string) sseEvent {
+	tb.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case ev := <-s.events:
+			for _, n := range names {
+				if ev.Event == n {
+					return ev
+				}
+			}
+		case <-s.done:
+			// drain what arrived before the end
+			select {
+			case ev := <-s.events:
+				for _, n := range names {
+					if ev.Event == n {
+						return ev
+					}
+				}
+				continue
+			default:
+			}
+			tb.Fatalf("stream ended while waiting for %v", names)
+		case <-deadline:
+			tb.Fatalf("no %v event within %s", names, d)
+		}
+	}
+}
+
+// sampleEvents runs the engine over the replay sample, the same detection the app runs.
+func sampleEvents(tb testing.TB) []market.Event {
+	tb.Helper()
+	f, err := os.Open(filepath.Join("..", "market", "testdata", "sample.csv"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	eng := market.NewEngine(nil)
+	var out []market.Event
+	sc := bufio.NewScanner(f)
+	sc.Scan() // header
+	for sc.Scan() {
+		t, err := market.ParseTickRecord(sc.Bytes())
+		if err != nil {
+			tb.Fatalf("sample line: %v", err)
+		}
+		out = eng.Process(t, out)
+	}
+	if len(out) == 0 {
+		tb.Fatal("the engine found no events in the sample")
+	}
+	return out
+}
+
+// emitInChunks publishes events as several emissions, as the ticker would.
+func (a *testApp) emitInChunks(tb testing.TB, events []market.Event, size int) int {
+	tb.Helper()
+	n := 0
+	for i := 0; i < len(events); i += size {
+		a.emit(tb, events[i:min(i+size, len(events))]...)
+		n++
+	}
+	return n
+}
+
+// eventKey identifies an event in comparisons.
+func eventKey(e market.Event) string {
+	b, _ := json.Marshal(e)
+	return string(b)
+}
+
+func TestStreamDeliversEachUsersEvents(t *testing.T) {
+	app := MustApp(t)
+	_, pwA := app.MustUser(t, "alice@example.com", "alice")
+	_, pwB := app.MustUser(t, "bob@example.com", "bobby")
+	a, b := app.NewClient(t), app.NewClient(t)
+	a.login("alice@example.com", pwA)
+	b.login("bob@example.com", pwB)
+
+	// Alice: tech stocks, strong trends only. Bob: the default universe, highs and lows
+	// from the 5th of the day, trends of any strength but only down, price+volume surges.
+	if r := a.postJSON("/api/user/universe-selections", `{"tracker":"highlow","universes":["TECH_UNIVERSE"]}`); r.StatusCode != 200 {
+		t.Fatalf("alice selection: %d %s", r.StatusCode, r.Body)
+	}
+	if r := a.postJSON("/api/user-filters", `{"filter_data":{"trends":{"min_strength":"strong"}}}`); r.StatusCode != 200 {
+		t.Fatalf("alice filters: %d %s", r.StatusCode, r.Body)
+	}
+	if r := b.postJSON("/api/user-filters", `{"filter_data":{"highlow":{"min_count":5},"trends":{"min_strength":"weak","direction":"down"},"surges":{"trigger":"price_and_volume"}}}`); r.StatusCode != 200 {
+		t.Fatalf("bob filters: %d %s", r.StatusCode, r.Body)
+	}
+
+	sa, _ := a.openStream("/stream?format=json")
+	sb, _ := b.openStream("/stream?format=json")
+	waitConns(t, app, 2)
+
+	events := sampleEvents(t)
+	emissions := app.emitInChunks(t, events, 40)
+
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		email string
+		s     *sseStream
+	}{{"alice", "alice@example.com", sa}, {"bob", "bob@example.com", sb}} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := mustUserByEmail(t, app, tc.email)
+			us, err := app.deps.Settings.Get(ctx, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := app.deps.Settings.SymbolSet(ctx, us.Selections.HighLow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, e := range events {
+				if settings.Shows(e, us.Filters, set) {
+					want = append(want, eventKey(e))
+				}
+			}
+			var got []string
+			for i := 0; i < emissions; i++ {
+				ev := tc.s.next(t, 5*time.Second, stream.EventJSON)
+				var em struct {
+					EmittedAt int64                                  `json:"emitted_at"`
+					Highs     []market.HighLowEvent                  `json:"highs"`
+					Lows      []market.HighLowEvent                  `json:"lows"`
+					Trending  struct{ Up, Down []market.TrendEvent } `json:"trending"`
+					Surging   struct{ Up, Down []market.SurgeEvent } `json:"surging"`
+					Market    map[string]any                         `json:"market"`
+				}
+				if err := json.Unmarshal([]byte(ev.Data), &em); err != nil {
+					t.Fatalf("emission %d: %v", i, err)
+				}
+				for _, key := range []string{`"highs":[`, `"lows":[`, `"up":[`, `"down":[`, `"market":{`} {
+					if !strings.Contains(ev.Data, key) {
+						t.Fatalf("emission lacks %s (null list?): %s", key, ev.Data)
+					}
+				}
+				// Rebuild the engine's order: the publisher keeps detection order per list.
+				var batch []market.Event
+				for _, h := range em.Highs {
+					batch = append(batch, market.Event{Kind: market.KindHigh, HighLow: h})
+				}
+				for _, l := range em.Lows {
+					batch = append(batch, market.Event{Kind: market.KindLow, HighLow: l})
+				}
+				for _, tr := range append(em.Trending.Up, em.Trending.Down...) {
+					batch = append(batch, market.Event{Kind: market.KindTrend, Trend: tr})
+				}
+				for _, s := range append(em.Surging.Up, em.Surging.Down...) {
+					batch = append(batch, market.Event{Kind: market.KindSurge, Surge: s})
+				}
+				for _, e := range batch {
+					got = append(got, eventKey(e))
+				}
+			}
+			if len(got) != len(want) || !sameMultiset(got, want) {
+				t.Fatalf("%s got %d events, want %d (the engine's events her settings allow)", tc.name, len(got), len(want))
+			}
+			if len(want) == 0 {
+				t.Fatalf("%s's settings allow nothing: the test proves nothing", tc.name)
+			}
+		})
+	}
+}
+
+func sameMultiset(a, b []string) bool {
+	count := map[string]int{}
+	for _, s := range a {
+		count[s]++
+	}
+	for _, s := range b {
+		count[s]--
+	}
+	for _, n := range count {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func mustUserByEmail(t *testing.T, app *testApp, email string) db.User {
+	t.Helper()
+	var u db.User
+	err := db.WithSystem(context.Background(), app.pool, func(q *db.Queries) error {
+		var err error
+		u, err = q.GetUserByEmail(context.Background(), email)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("find %s: %v", email, err)
+	}
+	return u
+}
+
+// waitConns waits until the hub holds n connections.
+func waitConns(t *testing.T, app *testApp, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, c := app.deps.Hub.Counts(); c == n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, c := app.deps.Hub.Counts()
+	t.Fatalf("hub holds %d connections, want %d", c, n)
+}
+
+func TestStreamTabsGetSameData(t *testing.T) {
+	app := MustApp(t)
+	_, pw := app.MustUser(t, "tabs@example.com", "tabber")
+	c := app.NewClient(t)
+	c.login("tabs@example.com", pw)
+	s1, _ := c.openStream("/stream")
+	s2, _ := c.openStream("/stream")
+	waitConns(t, app, 2)
+	events := sampleEvents(t)
+	app.emit(t, events[:60]...)
+	for _, name := range []string{stream.EventHighs, stream.EventMarket} {
+		e1 := s1.next(t, 5*time.Second, name)
+		e2 := s2.next(t, 5*time.Second, name)
+		if e1 != e2 || e1.ID == "" {
+			t.Fatalf("tabs differ on %s:\n%+v\n%+v", name, e1, e2)
+		}
+		if name == stream.EventHighs && !strings.Contains(e1.Data, `<tr data-symbol="`) {
+			t.Fatalf("highs fragment has no rows: %s", e1.Data)
+		}
+	}
+}
+
+func TestStreamEndsWithSession(t *testing.T) {
+	app := MustApp(t)
+	_, pw := app.MustUser(t, "bye@example.com", "byebye")
+	c := app.NewClient(t)
+	c.login("bye@example.com", pw)
+	s, _ := c.openStream("/stream")
+	waitConns(t, app, 1)
+
+	start := time.Now()
+	if r := c.postForm("/auth/logout", map[string][]string{}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %d", r.StatusCode)
+	}
+	s.next(t, 5*time.Second, "logout")
+	select {
+	case <-s.done:
+	case <-time.After(5*time.Second - time.Since(start)):
+		t.Fatal("the other tab's stream stayed open more than 5 s after logout")
+	}
+	waitConns(t, app, 0)
+}
+
+func TestStreamResume(t *testing.T) {
+	app := MustApp(t)
+	_, pw := app.MustUser(t, "resume@example.com", "resumer")
+	c := app.NewClient(t)
+	c.login("resume@example.com", pw)
+	s, _ := c.openStream("/stream")
+	waitConns(t, app, 1)
+	events := sampleEvents(t)
+	app.emit(t, events[0:40]...)
+	first := s.next(t, 5*time.Second, stream.EventHighs, stream.EventLows, stream.EventTrending, stream.EventSurging)
+	s.close() // the server notices at its next write; resume does not depend on it
+
+	// Missed while away: the rest of emission 1 and all of emissions 2 and 3.
+	app.emit(t, events[40:80]...)
+	app.emit(t, events[80:120]...)
+
+	r, _ := c.openStream("/stream", "Last-Event-ID", first.ID)
+	var ids []string
+	deadline := time.After(5 * time.Second)
+loop:
+	for {
+		select {
+		case ev := <-r.events:
+			ids = append(ids, ev.ID)
+			if strings.HasPrefix(ev.ID, "3.") && ev.Event == stream.EventMarket {
+				break loop
+			}
+		case <-deadline:
+			break loop
+		}
+	}
+	firstID, _ := stream.ParseEventID(first.ID)
+	if len(ids) == 0 {
+		t.Fatal("resume sent nothing")
+	}
+	for _, id := range ids {
+		got, ok := stream.ParseEventID(id)
+		if !ok || !got.After(firstID) {
+			t.Fatalf("resume re-sent %s (last seen %s)", id, first.ID)
+		}
+	}
+	if !strings.HasPrefix(ids[len(ids)-1], "3.") {
+		t.Fatalf("resume did not reach emission 3: %v", ids)
+	}
+	has2 := false
+	for _, id := range ids {
+		if strings.HasPrefix(id, "2.") {
+			has2 = true
+		}
+	}
+	if !has2 {
+		t.Fatalf("resume skipped emission 2: %v", ids)
+	}
+}
+
+func TestStreamSlowClientIsDropped(t *testing.T) {
+	app := MustApp(t)
+	_, pw := app.MustUser(t, "fast@example.com", "fastone")
+	_, pw2 := app.MustUser(t, "slow@example.com", "slowone")
+	fast := app.NewClient(t)
+	fast.login("fast@example.com", pw)
+	slow := app.NewClient(t)
+	slow.login("slow@example.com", pw2)
+
+	// The slow client opens a stream on a raw socket and never reads from it.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(app.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		tcp.SetReadBuffer(4096)
+	}
+	ck := slow.cookie("tickstock_session")
+	fmt.Fprintf(conn, "GET /stream HTTP/1.1\r\nHost: %s\r\nCookie: %s=%s\r\n\r\n", strings.TrimPrefix(app.URL, "http://"), ck.Name, ck.Value)
+	fs, _ := fast.openStream("/stream?format=json")
+	waitConns(t, app, 2)
+
+	events := sampleEvents(t)
+	var big []market.Event
+	for len(big) < 400 {
+		big = append(big, events...)
+	}
+	big = big[:400]
+	const rounds = 150
+	for i := 0; i < rounds; i++ {
+		start := time.Now()
+		app.emit(t, big...)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("emission %d took %s: the publisher waited on a socket", i, d)
+		}
+		fs.next(t, 5*time.Second, stream.EventJSON) // the fast client keeps up, every time
+	}
+	waitConns(t, app, 1)
+	if m := app.deps.Publisher.Metrics(); m.DroppedMessages == 0 {
+		t.Fatal("the slow client lost nothing, yet was dropped?")
+	}
+}
+
+func TestStreamAccess(t *testing.T) {
+	app := MustApp(t)
+	_, pw := app.MustUser(t, "many@example.com", "manytabs")
+	anon := app.NewClient(t)
+	if _, r := anon.openStream("/stream"); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("stream without a session: %d", r.StatusCode)
+	}
+	c := app.NewClient(t)
+	c.login("many@example.com", pw)
+	if _, r := c.openStream("/stream", "Origin", "https://evil.example"); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("stream from a foreign origin: %d", r.StatusCode)
+	}
+	if _, r := c.openStream("/stream?format=xml"); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("unknown format: %d", r.StatusCode)
+	}
+	for i := 0; i < stream.MaxStreamsPerUser; i++ {
+		s, r := c.openStream("/stream", "Origin", app.URL)
+		if s == nil {
+			t.Fatalf("stream %d: %d", i+1, r.StatusCode)
+		}
+		if r.Header.Get("Content-Type") != "text/event-stream" || r.Header.Get("Cache-Control") != "no-cache" {
+			t.Fatalf("stream headers: %v", r.Header)
+		}
+	}
+	waitConns(t, app, stream.MaxStreamsPerUser)
+	if _, r := c.openStream("/stream"); r.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("9th stream: %d, want 429", r.StatusCode)
+	}
+	waitAuthEvent(t, app, "stream_unauthorized")
+}
