@@ -1,0 +1,165 @@
+package stream
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/tickstock/tickstock/market"
+	"github.com/tickstock/tickstock/settings"
+)
+
+// memSettings is an in-memory settings source: the publisher's tests and benchmarks run
+// without a database (the handlers' tests cover the real service).
+type memSettings struct {
+	users map[int64]settings.UserSettings
+	sets  map[string][]string
+}
+
+func (m *memSettings) Get(_ context.Context, id int64) (settings.UserSettings, error) {
+	return m.users[id], nil
+}
+
+func (m *memSettings) LoadMany(_ context.Context, ids []int64) (map[int64]settings.UserSettings, error) {
+	out := make(map[int64]settings.UserSettings, len(ids))
+	for _, id := range ids {
+		out[id] = m.users[id]
+	}
+	return out, nil
+}
+
+func (m *memSettings) SymbolSet(_ context.Context, universes []string) (settings.SymbolSet, error) {
+	var lists [][]string
+	for _, u := range universes {
+		lists = append(lists, m.sets[u])
+	}
+	return settings.NewSymbolSet(lists...), nil
+}
+
+func (m *memSettings) Matcher(ctx context.Context, st settings.Settings) (*settings.Matcher, error) {
+	set, _ := m.SymbolSet(ctx, st.Selections.HighLow)
+	return settings.NewMatcher(st.Filters, set)
+}
+
+// MustSampleEvents runs the engine over the replay sample.
+func MustSampleEvents(tb testing.TB) []market.Event {
+	tb.Helper()
+	f, err := os.Open(filepath.Join("..", "market", "testdata", "sample.csv"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	eng := market.NewEngine(nil)
+	var out []market.Event
+	sc := bufio.NewScanner(f)
+	sc.Scan()
+	for sc.Scan() {
+		t, err := market.ParseTickRecord(sc.Bytes())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = eng.Process(t, out)
+	}
+	return out
+}
+
+// MustPublisher builds a publisher over users, spread across distinct settings: user i gets
+// settings variant i % distinct (universes × min_count × trend direction differ).
+func MustPublisher(tb testing.TB, users, distinct int, format Format) (*Publisher, *Hub, []*Conn) {
+	tb.Helper()
+	m := &memSettings{users: map[int64]settings.UserSettings{}, sets: map[string][]string{
+		"TECH": {"AAPL", "NVDA"}, "ENERGY": {"XOM", "PLUG"}, "ALL": {"AAPL", "NVDA", "XOM", "PLUG"},
+	}}
+	unis := [][]string{{"TECH"}, {"ENERGY"}, {"ALL"}, {"TECH", "ENERGY"}}
+	dirs := []string{"both", "up", "down"}
+	for i := 0; i < users; i++ {
+		v := i % distinct
+		st := settings.DefaultSettings()
+		st.Selections.HighLow = unis[v%len(unis)]
+		st.Selections.Market = unis[(v/len(unis))%len(unis)]
+		st.Filters.HighLow.MinCount = int64(v / (len(unis) * len(unis)))
+		st.Filters.Trends.Direction = dirs[v%len(dirs)]
+		st.Filters.Trends.MinStrength = "weak"
+		m.users[int64(i+1)] = settings.UserSettings{UserID: int64(i + 1), Settings: st}
+	}
+	hub := NewHub(0)
+	p := NewPublisher(Config{Hub: hub, Settings: m, Logger: discardLogger()})
+	conns := make([]*Conn, users)
+	for i := range conns {
+		conns[i] = NewConn(int64(i+1), fmt.Sprint("s", i), format, 64)
+		if err := hub.Register(conns[i]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return p, hub, conns
+}
+
+func TestPublisherSharesOneRenderingPerGroup(t *testing.T) {
+	p, _, conns := MustPublisher(t, 40, 4, FormatHTML)
+	events := MustSampleEvents(t)
+	p.Publish(context.Background(), market.Batch{Events: events})
+	if g := p.UniqueGroups(); g != 4 {
+		t.Fatalf("%d groups for 4 distinct settings", g)
+	}
+	first := map[int]*Message{}
+	for i, c := range conns {
+		select {
+		case m := <-c.Messages():
+			if prev, ok := first[i%4]; ok && prev != m {
+				t.Fatalf("users with equal settings got separate renderings")
+			}
+			first[i%4] = m
+		default:
+			t.Fatalf("conn %d got nothing", i)
+		}
+	}
+	if first[0] == first[1] {
+		t.Fatal("different settings shared a rendering")
+	}
+	if m := p.Metrics(); m.Emissions != 1 || m.DroppedMessages != 0 {
+		t.Fatalf("metrics %+v", m)
+	}
+}
+
+// BenchmarkPublisherEmission measures one emission (filter + render + offer) of the sample's
+// events, 136 per emission, to N connections across 100 distinct settings.
+func BenchmarkPublisherEmission(b *testing.B) {
+	events := MustSampleEvents(b)
+	for _, n := range []int{1000, 10000} {
+		for _, f := range []struct {
+			name   string
+			format Format
+		}{{"html", FormatHTML}, {"json", FormatJSON}} {
+			b.Run(fmt.Sprintf("conns=%d/%s", n, f.name), func(b *testing.B) {
+				p, _, conns := MustPublisher(b, n, 100, f.format)
+				ctx := context.Background()
+				batch := market.Batch{Events: events}
+				var bytes, msgs int64
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					p.Publish(ctx, batch)
+					b.StopTimer()
+					for _, c := range conns { // the writers drain their queues
+						select {
+						case m := <-c.Messages():
+							msgs++
+							for _, fr := range m.Frames {
+								bytes += int64(len(fr.Data))
+							}
+						default:
+						}
+					}
+					b.StartTimer()
+				}
+				b.ReportMetric(float64(bytes)/float64(msgs), "bytes/msg")
+				b.ReportMetric(float64(msgs)/float64(b.N), "msgs/emission")
+			})
+		}
+	}
+}
+
+func discardLogger() *slogLogger { return newDiscardLogger() }
