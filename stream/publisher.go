@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +69,8 @@ type Publisher struct {
 	seq     uint64
 	groups  map[string]*group
 	scratch filtered
+	rows    rowCache
+	events  []market.Event // the batch being published
 
 	emissions   atomic.Int64
 	lastEmitNs  atomic.Int64
@@ -90,17 +94,43 @@ type recentEmission struct {
 	json *Message
 }
 
-// filtered holds one group's share of an emission, in reusable slices.
+// filtered holds one group's share of an emission as indexes into the batch, in
+// reusable slices.
 type filtered struct {
-	highs, lows        []market.HighLowEvent
-	trendUp, trendDown []market.TrendEvent
-	surgeUp, surgeDown []market.SurgeEvent
+	highs, lows        []int
+	trendUp, trendDown []int
+	surgeUp, surgeDown []int
 }
 
 func (f *filtered) reset() {
 	f.highs, f.lows = f.highs[:0], f.lows[:0]
 	f.trendUp, f.trendDown = f.trendUp[:0], f.trendDown[:0]
 	f.surgeUp, f.surgeDown = f.surgeUp[:0], f.surgeDown[:0]
+}
+
+// rowCache holds each event's rendered row for one emission: every group that shows an
+// event reuses the same bytes, so rendering costs once per event, not once per group.
+type rowCache struct {
+	rows [][]byte // HTML rows
+	json [][]byte // JSON objects
+	buf  bytes.Buffer
+}
+
+func (rc *rowCache) reset(n int) {
+	if cap(rc.rows) < n {
+		rc.rows, rc.json = make([][]byte, n), make([][]byte, n)
+	}
+	rc.rows, rc.json = rc.rows[:n], rc.json[:n]
+	clear(rc.rows)
+	clear(rc.json)
+}
+
+// rawRow is a pre-rendered row as a templ component.
+type rawRow []byte
+
+func (r rawRow) Render(_ context.Context, w io.Writer) error {
+	_, err := w.Write(r)
+	return err
 }
 
 // NewPublisher builds a publisher.
@@ -168,6 +198,9 @@ func (p *Publisher) Publish(ctx context.Context, batch market.Batch) {
 		p.cfg.Logger.Warn("publisher: load settings; emission skipped", "seq", seq, "err", err)
 		return
 	}
+	p.events = batch.Events
+	p.rows.reset(len(batch.Events))
+	defer func() { p.events = nil }()
 	list := make([]settings.UserSettings, 0, len(loaded))
 	for _, us := range loaded {
 		list = append(list, us)
@@ -282,27 +315,60 @@ func (p *Publisher) filter(m *settings.Matcher, events []market.Event) {
 		}
 		switch e.Kind {
 		case market.KindHigh:
-			f.highs = append(f.highs, e.HighLow)
+			f.highs = append(f.highs, i)
 		case market.KindLow:
-			f.lows = append(f.lows, e.HighLow)
+			f.lows = append(f.lows, i)
 		case market.KindTrend:
 			if e.Trend.Direction == market.Up {
-				f.trendUp = append(f.trendUp, e.Trend)
+				f.trendUp = append(f.trendUp, i)
 			} else {
-				f.trendDown = append(f.trendDown, e.Trend)
+				f.trendDown = append(f.trendDown, i)
 			}
 		case market.KindSurge:
 			if e.Surge.Direction == market.Up {
-				f.surgeUp = append(f.surgeUp, e.Surge)
+				f.surgeUp = append(f.surgeUp, i)
 			} else {
-				f.surgeDown = append(f.surgeDown, e.Surge)
+				f.surgeDown = append(f.surgeDown, i)
 			}
 		}
 	}
 }
 
-// renderHTML renders the scratch lists as one SSE event per panel that has news, plus
-// the market summary.
+// row returns event i's rendered row, rendering it on first use in this emission.
+func (p *Publisher) row(ctx context.Context, i int, emitted int64) templ.Component {
+	if r := p.rows.rows[i]; r != nil {
+		return rawRow(r)
+	}
+	e := &p.events[i]
+	var c templ.Component
+	switch e.Kind {
+	case market.KindHigh, market.KindLow:
+		c = views.HighLowRow(e.HighLow, emitted)
+	case market.KindTrend:
+		c = views.TrendRow(e.Trend, emitted)
+	default:
+		c = views.SurgeRow(e.Surge, emitted)
+	}
+	p.rows.buf.Reset()
+	if err := c.Render(ctx, &p.rows.buf); err != nil {
+		p.cfg.Logger.Error("publisher: render row", "err", err)
+		return rawRow(nil)
+	}
+	p.rows.rows[i] = bytes.Clone(p.rows.buf.Bytes())
+	return rawRow(p.rows.rows[i])
+}
+
+// rowsOf returns the rows for indexes, newest first (htmx puts them at the panel's top).
+func (p *Publisher) rowsOf(ctx context.Context, idx []int, emitted int64) []templ.Component {
+	out := make([]templ.Component, len(idx))
+	for k, i := range idx {
+		out[len(idx)-1-k] = p.row(ctx, i, emitted)
+	}
+	return out
+}
+
+// renderHTML renders the group's share as one SSE event per panel that has news, plus the
+// market summary.
 func (p *Publisher) renderHTML(ctx context.Context, seq uint64, emitted int64, s market.Summary) *Message {
 	f := &p.scratch
 	m := &Message{Seq: seq}
@@ -317,16 +383,16 @@ func (p *Publisher) renderHTML(ctx context.Context, seq uint64, emitted int64, s
 		m.Frames = append(m.Frames, Frame{ID: id, Data: AppendEvent(nil, id.String(), event, buf.Bytes())})
 	}
 	if len(f.highs) > 0 {
-		add(EventHighs, views.HighLowRows(f.highs, emitted))
+		add(EventHighs, views.HighLowRows(p.rowsOf(ctx, f.highs, emitted)))
 	}
 	if len(f.lows) > 0 {
-		add(EventLows, views.HighLowRows(f.lows, emitted))
+		add(EventLows, views.HighLowRows(p.rowsOf(ctx, f.lows, emitted)))
 	}
 	if len(f.trendUp)+len(f.trendDown) > 0 {
-		add(EventTrending, views.TrendingRows(f.trendUp, f.trendDown, emitted))
+		add(EventTrending, views.TrendingRows(p.rowsOf(ctx, f.trendUp, emitted), p.rowsOf(ctx, f.trendDown, emitted)))
 	}
 	if len(f.surgeUp)+len(f.surgeDown) > 0 {
-		add(EventSurging, views.SurgingRows(f.surgeUp, f.surgeDown, emitted))
+		add(EventSurging, views.SurgingRows(p.rowsOf(ctx, f.surgeUp, emitted), p.rowsOf(ctx, f.surgeDown, emitted)))
 	}
 	add(EventMarket, views.MarketSummary(s, emitted))
 	return m
@@ -355,27 +421,70 @@ type SurgeLists struct {
 	Down []market.SurgeEvent `json:"down"`
 }
 
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
+// eventJSON returns event i's JSON object, marshalled once per emission.
+func (p *Publisher) eventJSON(i int) []byte {
+	if b := p.rows.json[i]; b != nil {
+		return b
 	}
-	return s
+	e := &p.events[i]
+	var b []byte
+	var err error
+	switch e.Kind {
+	case market.KindHigh, market.KindLow:
+		b, err = json.Marshal(e.HighLow)
+	case market.KindTrend:
+		b, err = json.Marshal(e.Trend)
+	default:
+		b, err = json.Marshal(e.Surge)
+	}
+	if err != nil {
+		p.cfg.Logger.Error("publisher: marshal event", "err", err)
+		b = []byte("null")
+	}
+	p.rows.json[i] = b
+	return b
 }
 
+func (p *Publisher) appendList(dst []byte, key string, idx []int) []byte {
+	dst = append(dst, '"')
+	dst = append(dst, key...)
+	dst = append(dst, `":[`...)
+	for k, i := range idx {
+		if k > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, p.eventJSON(i)...)
+	}
+	return append(dst, ']')
+}
+
+// renderJSON assembles the Emission object from the per-event JSON, so each event is
+// marshalled once per emission however many groups show it.
 func (p *Publisher) renderJSON(seq uint64, emitted int64, s market.Summary) *Message {
 	f := &p.scratch
-	e := Emission{
-		EmittedAt: emitted,
-		Highs:     nonNil(f.highs), Lows: nonNil(f.lows),
-		Trending: TrendLists{Up: nonNil(f.trendUp), Down: nonNil(f.trendDown)},
-		Surging:  SurgeLists{Up: nonNil(f.surgeUp), Down: nonNil(f.surgeDown)},
-		Market:   s,
-	}
-	data, err := json.Marshal(e)
+	summary, err := json.Marshal(s)
 	if err != nil {
-		p.cfg.Logger.Error("publisher: marshal emission", "err", err)
+		p.cfg.Logger.Error("publisher: marshal summary", "err", err)
 		return nil
 	}
+	data := make([]byte, 0, 256+200*(len(f.highs)+len(f.lows)+len(f.trendUp)+len(f.trendDown)+len(f.surgeUp)+len(f.surgeDown)))
+	data = append(data, `{"emitted_at":`...)
+	data = strconv.AppendInt(data, emitted, 10)
+	data = append(data, ',')
+	data = p.appendList(data, "highs", f.highs)
+	data = append(data, ',')
+	data = p.appendList(data, "lows", f.lows)
+	data = append(data, `,"trending":{`...)
+	data = p.appendList(data, "up", f.trendUp)
+	data = append(data, ',')
+	data = p.appendList(data, "down", f.trendDown)
+	data = append(data, `},"surging":{`...)
+	data = p.appendList(data, "up", f.surgeUp)
+	data = append(data, ',')
+	data = p.appendList(data, "down", f.surgeDown)
+	data = append(data, `},"market":`...)
+	data = append(data, summary...)
+	data = append(data, '}')
 	id := EventID{Seq: seq, Part: 1}
 	return &Message{Seq: seq, Frames: []Frame{{ID: id, Data: AppendEvent(nil, id.String(), EventJSON, data)}}}
 }

@@ -3,7 +3,9 @@ package stream
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"os"
 	"path/filepath"
 	"testing"
@@ -163,3 +165,26 @@ func BenchmarkPublisherEmission(b *testing.B) {
 }
 
 func discardLogger() *slogLogger { return newDiscardLogger() }
+
+func TestPublisherJSONMatchesEmissionType(t *testing.T) {
+	p, _, conns := MustPublisher(t, 1, 1, FormatJSON)
+	events := MustSampleEvents(t)
+	p.Publish(context.Background(), market.Batch{Events: events})
+	m := <-conns[0].Messages()
+	frame := string(m.Frames[0].Data)
+	data := frame[strings.Index(frame, "data: ")+6 : len(frame)-2]
+	var em Emission
+	if err := json.Unmarshal([]byte(data), &em); err != nil {
+		t.Fatalf("emission JSON does not fit the Emission type: %v\n%s", err, data)
+	}
+	n := len(em.Highs) + len(em.Lows) + len(em.Trending.Up) + len(em.Trending.Down) + len(em.Surging.Up) + len(em.Surging.Down)
+	if n != len(events) || em.EmittedAt == 0 {
+		t.Fatalf("emission holds %d events, want all %d (default filters, every symbol)", n, len(events))
+	}
+	// No nulls, even for an empty emission.
+	p.Publish(context.Background(), market.Batch{})
+	m = <-conns[0].Messages()
+	if s := string(m.Frames[0].Data); strings.Contains(s, "null") || !strings.Contains(s, `"highs":[]`) {
+		t.Fatalf("empty emission: %s", s)
+	}
+}
