@@ -21,5 +21,16 @@ func (h *Handlers) Routes(app *fiber.App) {
 	app.Post("/auth/logout", h.Logout)
 
 	app.Get("/dashboard", h.requireUser, h.ShowDashboard)
+
+	app.Get("/settings", h.requireUser, h.ShowSettings)
+	app.Post("/settings/universes", h.requireUser, h.SaveUniverses)
+	app.Post("/settings/filters", h.requireUser, h.SaveFilters)
+
+	app.Get("/api/universes", h.requireUser, h.ListUniverses)
+	app.Get("/api/user/universe-selections", h.requireUser, h.GetSelections)
+	app.Post("/api/user/universe-selections", h.requireUser, h.SaveSelections)
+	app.Get("/api/user-filters", h.requireUser, h.GetFilters)
+	app.Post("/api/user-filters", h.requireUser, h.UpdateFilters)
+
 	app.Get("/stream", h.Stream)
 }

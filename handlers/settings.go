@@ -1,0 +1,169 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tickstock/tickstock"
+	"github.com/tickstock/tickstock/settings"
+	"github.com/tickstock/tickstock/views"
+)
+
+// The settings forms post here; admins' copies of the forms post elsewhere.
+const (
+	pathUniverseForm = "/settings/universes"
+	pathFilterForm   = "/settings/filters"
+)
+
+// filterFields are the filter form's fields, the ones an error can sit next to.
+var filterFields = []string{
+	settings.FieldMinCount, settings.FieldMinVolume, settings.FieldTrendStrength,
+	settings.FieldTrendDirection, settings.FieldSurgeStrength, settings.FieldSurgeTrigger,
+	settings.FieldPriceRanges,
+}
+
+// ShowSettings handles "GET /settings".
+func (h *Handlers) ShowSettings(c *fiber.Ctx) error {
+	ctx, cancel := timeout(c, 5*time.Second)
+	defer cancel()
+	v, err := h.settingsView(ctx, c)
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.SettingsPage(h.page(c, "Settings"), v))
+}
+
+// SaveUniverses handles "POST /settings/universes".
+func (h *Handlers) SaveUniverses(c *fiber.Ctx) error {
+	values, err := formValues(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := timeout(c, 5*time.Second)
+	defer cancel()
+	tracker, universes, err := settings.SelectionFromForm(values)
+	if err == nil {
+		_, err = h.settings.SaveSelection(ctx, accountOf(c).ID, tracker, universes)
+	}
+	invalid, err := asInvalid(err)
+	if err != nil {
+		return err
+	}
+
+	// The section to answer with: the saved tracker; after an error the posted one, or
+	// (when that is not a tracker) the section htmx swaps into.
+	section := tracker
+	if invalid != nil {
+		section = strings.TrimSpace(first(values, settings.FieldTracker))
+		if !slices.Contains(settings.TrackerOptions(), section) {
+			section = strings.TrimPrefix(c.Get("HX-Target"), "universes-")
+		}
+	}
+	v, err := h.settingsView(ctx, c)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(v.Universes, func(f views.UniverseForm) bool { return f.Tracker == section })
+	status := fiber.StatusOK
+	switch {
+	case invalid == nil:
+		v.Universes[i].Saved = true
+	case i >= 0:
+		status = fiber.StatusUnprocessableEntity
+		v.Universes[i].Message, v.Universes[i].Errors = formErrors(invalid, settings.FieldUniverses)
+	case isHTMX(c):
+		return invalid // no section to answer with: the error handler's fragment
+	default:
+		status = fiber.StatusUnprocessableEntity
+		v.Message, _ = formErrors(invalid)
+	}
+	if isHTMX(c) {
+		return render(c, status, views.UniverseFormSection(v.Universes[i]))
+	}
+	return render(c, status, views.SettingsPage(h.page(c, "Settings"), v))
+}
+
+// SaveFilters handles "POST /settings/filters".
+func (h *Handlers) SaveFilters(c *fiber.Ctx) error {
+	values, err := formValues(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := timeout(c, 5*time.Second)
+	defer cancel()
+	f, err := settings.FiltersFromForm(values)
+	if err == nil {
+		_, err = h.settings.SaveFilters(ctx, accountOf(c).ID, f)
+	}
+	invalid, err := asInvalid(err)
+	if err != nil {
+		return err
+	}
+	// On error the form shows the saved values again (nothing changed), with the message.
+	v, err := h.settingsView(ctx, c)
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusOK
+	if invalid == nil {
+		v.Filters.Saved = true
+	} else {
+		status = fiber.StatusUnprocessableEntity
+		v.Filters.Message, v.Filters.Errors = formErrors(invalid, filterFields...)
+	}
+	if isHTMX(c) {
+		return render(c, status, views.FilterFormSection(v.Filters))
+	}
+	return render(c, status, views.SettingsPage(h.page(c, "Settings"), v))
+}
+
+// settingsView is the signed-in user's settings page with the values stored now.
+func (h *Handlers) settingsView(ctx context.Context, c *fiber.Ctx) (views.SettingsView, error) {
+	u := accountOf(c)
+	us, err := h.settings.Get(ctx, u.ID)
+	if err != nil {
+		return views.SettingsView{}, err
+	}
+	list, err := h.settings.Universes(ctx)
+	if err != nil {
+		return views.SettingsView{}, err
+	}
+	csrf := sessionOf(c).CSRF
+	v := views.SettingsView{
+		Username: u.Username,
+		Filters:  views.FilterForm{CSRF: csrf, Action: pathFilterForm, Filters: us.Filters},
+	}
+	for _, t := range settings.TrackerOptions() {
+		v.Universes = append(v.Universes, views.UniverseForm{
+			CSRF: csrf, Action: pathUniverseForm, Tracker: t, Universes: list, Selected: us.Selections.For(t),
+		})
+	}
+	return v, nil
+}
+
+// asInvalid splits a validation failure (422), which the forms show next to their fields,
+// from every other error, which goes to the error handler.
+func asInvalid(err error) (*tickstock.Error, error) {
+	var e *tickstock.Error
+	if errors.As(err, &e) && e.Code == tickstock.EINVALID {
+		return e, nil
+	}
+	return nil, err
+}
+
+// formErrors places a validation error: next to its field when the form has that field
+// (with a short note above the form), otherwise above the form.
+func formErrors(e *tickstock.Error, fields ...string) (msg string, errs map[string]string) {
+	if slices.Contains(fields, e.Field) {
+		return "Nothing was saved. Please correct the marked field.", map[string]string{e.Field: e.Message}
+	}
+	return "Nothing was saved. " + e.Message, nil
+}
+
+// isHTMX reports whether htmx sent the request, so the answer is a fragment.
+func isHTMX(c *fiber.Ctx) bool { return c.Get("HX-Request") == "true" }
