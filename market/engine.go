@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 	_ "time/tzdata" // the NY session must work on machines without system tzdata
+	"unsafe"
 )
 
 // Detection constants of SPEC section 4, in milliseconds of tick time.
@@ -89,6 +90,13 @@ type symHot struct {
 	_         [5]byte
 }
 
+// idSlot caches a symbol string's ID by the address of its bytes (see Engine.lookup).
+type idSlot struct {
+	data uintptr
+	n    int
+	id   SymbolID
+}
+
 // symCold is per-symbol state needed only for events and session starts.
 type symCold struct {
 	name                string
@@ -131,7 +139,8 @@ type symCold struct {
 //   - A new NY day resets everything about the symbol, including its trend windows.
 type Engine struct {
 	ids     map[string]SymbolID
-	shared  bool // ids was handed to a Snapshot: copy before the next write
+	idCache []idSlot // see lookup
+	shared  bool     // ids was handed to a Snapshot: copy before the next write
 	hot     []symHot
 	cold    []symCold
 	ny      *time.Location
@@ -152,11 +161,12 @@ func NewEngine(symbols []string) *Engine {
 		panic("market: load America/New_York: " + err.Error())
 	}
 	e := &Engine{
-		ids:  make(map[string]SymbolID, len(symbols)),
-		hot:  make([]symHot, 0, len(symbols)),
-		cold: make([]symCold, 0, len(symbols)),
-		ny:   ny,
-		now:  never,
+		ids:     make(map[string]SymbolID, len(symbols)),
+		idCache: make([]idSlot, 1024),
+		hot:     make([]symHot, 0, len(symbols)),
+		cold:    make([]symCold, 0, len(symbols)),
+		ny:      ny,
+		now:     never,
 	}
 	for _, s := range symbols {
 		e.Register(s)
@@ -178,10 +188,34 @@ func (e *Engine) Register(symbol string) SymbolID {
 	}
 	id := SymbolID(len(e.hot))
 	e.ids[symbol] = id
+	if len(e.idCache) < 4*len(e.hot)+4 {
+		size := 1024 // a power of two at least 8 times the symbols: few collisions
+		for size < 8*(len(e.hot)+1) {
+			size *= 2
+		}
+		e.idCache = make([]idSlot, size)
+	}
 	// A fresh symbol's session ended long ago, so its first tick starts one.
 	e.hot = append(e.hot, symHot{start: never, ring: make([]sample, minRingCap)})
 	e.cold = append(e.cold, symCold{name: symbol})
 	return id
+}
+
+// lookup finds a symbol's ID. Feeds intern symbols, so a tick's symbol usually shares its
+// bytes with the registered name; a direct-mapped cache keyed by that address then skips
+// hashing the string. A slot is only filled when the address is the registered name's
+// own, which the engine keeps alive, so the address cannot be reused by another string.
+func (e *Engine) lookup(symbol string) (SymbolID, bool) {
+	p := uintptr(unsafe.Pointer(unsafe.StringData(symbol)))
+	slot := &e.idCache[(p>>4^p>>17)&uintptr(len(e.idCache)-1)]
+	if slot.data == p && slot.n == len(symbol) && p != 0 {
+		return slot.id, true
+	}
+	id, ok := e.ids[symbol]
+	if ok && unsafe.StringData(e.cold[id].name) == unsafe.StringData(symbol) {
+		*slot = idSlot{data: p, n: len(symbol), id: id}
+	}
+	return id, ok
 }
 
 // Lookup returns the ID of a registered symbol.
@@ -214,7 +248,7 @@ func (e *Engine) Overflow() uint64 { return e.overflow }
 // order high/low, trend, surge. With a reused out slice it allocates nothing in the steady
 // state.
 func (e *Engine) Process(t Tick, out []Event) []Event {
-	id, ok := e.ids[t.Symbol]
+	id, ok := e.lookup(t.Symbol)
 	if !ok {
 		if t.Symbol == "" {
 			e.rejected++
@@ -239,7 +273,7 @@ func (e *Engine) ProcessBatch(ticks []Tick, out []Event) []Event {
 		g := ticks[:min(len(ticks), batchGroup)]
 		ticks = ticks[len(g):]
 		for k := range g {
-			id, ok := e.ids[g[k].Symbol]
+			id, ok := e.lookup(g[k].Symbol)
 			if !ok {
 				id = -1
 			}
@@ -571,6 +605,10 @@ func (e *Engine) surge(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 	default:
 		return out
 	}
+	thr := SurgeThreshold(p)
+	if !geq(math.Abs(pct), 0.5*thr) {
+		return out // below every trigger's price condition: skip the volume math
+	}
 	if int64(off)-int64(h.lastSurge[slot]) < surgeQuietMs {
 		return out
 	}
@@ -579,7 +617,7 @@ func (e *Engine) surge(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 	if mean := float64(h.volSpan) * surgeWindowMs / float64(span); mean != 0 {
 		mult = float64(h.volW) / mean
 	}
-	trig, str := SurgeTrigger(pct, mult, SurgeThreshold(p))
+	trig, str := SurgeTrigger(pct, mult, thr)
 	if trig == 0 {
 		return out
 	}
