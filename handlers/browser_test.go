@@ -58,7 +58,7 @@ func MustBrowser(tb testing.TB) context.Context {
 // saveScreenshot writes a PNG under testartifacts/ (git-ignored) for a human to look at.
 func saveScreenshot(tb testing.TB, ctx context.Context, name string) {
 	tb.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 gives PNG
 	if err != nil {
 		tb.Logf("screenshot %s: %v", name, err)
 		return
