@@ -75,15 +75,7 @@ func readReplayHeader(r *bufio.Reader) error {
 
 // Run replays the file, once or in a loop, until it ends or ctx is done.
 func (f *ReplayFeed) Run(ctx context.Context, out chan<- Tick) error {
-	intern := make(map[string]string)
-	internFn := func(b []byte) string {
-		if s, ok := intern[string(b)]; ok {
-			return s
-		}
-		s := string(b)
-		intern[s] = s
-		return s
-	}
+	intern := make(interner)
 	var (
 		offset    time.Duration
 		paced     bool
@@ -95,7 +87,7 @@ func (f *ReplayFeed) Run(ctx context.Context, out chan<- Tick) error {
 	defer timer.Stop()
 
 	for pass := 1; ; pass++ {
-		first, last, n, err := f.pass(ctx, out, internFn, offset, func(t time.Time) bool {
+		first, last, n, err := f.pass(ctx, out, intern, offset, func(t time.Time) bool {
 			if f.speed == 0 {
 				return true
 			}
@@ -134,7 +126,7 @@ func (f *ReplayFeed) Run(ctx context.Context, out chan<- Tick) error {
 
 // pass replays the file once, times shifted by offset. It returns the first and last
 // (unshifted) tick times and the number of ticks sent.
-func (f *ReplayFeed) pass(ctx context.Context, out chan<- Tick, intern func([]byte) string,
+func (f *ReplayFeed) pass(ctx context.Context, out chan<- Tick, intern interner,
 	offset time.Duration, pace func(time.Time) bool) (first, last time.Time, n int, err error) {
 	file, err := os.Open(f.path)
 	if err != nil {
@@ -208,10 +200,26 @@ func readLine(r *bufio.Reader) (line []byte, tooLong bool, err error) {
 // a volume >= 0. Fields may be padded with spaces or wrapped in double quotes. It never
 // panics, whatever the input; the error says which field is wrong.
 func ParseTickRecord(line []byte) (Tick, error) {
-	return parseTickRecord(line, func(b []byte) string { return string(b) })
+	return parseTickRecord(line, nil)
 }
 
-func parseTickRecord(line []byte, intern func([]byte) string) (Tick, error) {
+// interner hands out one string per distinct symbol, so a replay allocates each symbol
+// once and the engine's ID cache sees the same bytes every time.
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if in == nil {
+		return string(b)
+	}
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
+
+func parseTickRecord(line []byte, intern interner) (Tick, error) {
 	var f [4][]byte
 	rest := line
 	for i := 0; i < 4; i++ {
@@ -257,7 +265,7 @@ func parseTickRecord(line []byte, intern func([]byte) string) (Tick, error) {
 	if err != nil || vol < 0 {
 		return Tick{}, fmt.Errorf("volume %q: want a whole number >= 0", f[3])
 	}
-	return Tick{Symbol: intern(up[:len(sym)]), Price: price, Volume: vol, Time: ts}, nil
+	return Tick{Symbol: intern.get(up[:len(sym)]), Price: price, Volume: vol, Time: ts}, nil
 }
 
 // field trims spaces and one pair of surrounding double quotes.

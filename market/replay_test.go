@@ -447,15 +447,7 @@ func BenchmarkParseCSV(b *testing.B) {
 				strconvFloat(t.Price) + "," + strconvItoa(t.Volume))
 		}
 	}
-	intern := map[string]string{}
-	internFn := func(s []byte) string {
-		if v, ok := intern[string(s)]; ok {
-			return v
-		}
-		v := string(s)
-		intern[v] = v
-		return v
-	}
+	intern := make(interner)
 	var bytesN int
 	for _, l := range lines {
 		bytesN += len(l) + 1
@@ -464,7 +456,7 @@ func BenchmarkParseCSV(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := parseTickRecord(lines[i%len(lines)], internFn); err != nil {
+		if _, err := parseTickRecord(lines[i%len(lines)], intern); err != nil {
 			b.Fatal(err)
 		}
 	}

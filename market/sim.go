@@ -77,7 +77,8 @@ func (f *SimFeed) Warmup(now time.Time, fn func(Tick)) {
 }
 
 // Run emits ticks at the configured rate until ctx is done. If the consumer falls more than
-// a second behind, the backlog is skipped rather than burst.
+// a second behind, the backlog is skipped rather than burst. A SimFeed runs once at a
+// time: Warmup and Run must not overlap.
 func (f *SimFeed) Run(ctx context.Context, out chan<- Tick) error {
 	tk := time.NewTicker(simInterval)
 	defer tk.Stop()

@@ -127,9 +127,12 @@ func (h *symHot) ticksSince(bound int64) int32 {
 
 // Summary computes the market summary over symbols, which should be unique (UnionSymbols
 // makes them so); UniverseSize is len(symbols). Symbols the engine never saw count as
-// silent. It does not allocate.
+// silent, and so does everything on a nil Snapshot. It does not allocate.
 func (s *Snapshot) Summary(symbols []string) Summary {
-	out := Summary{UniverseSize: len(symbols)}
+	out := Summary{UniverseSize: len(symbols), Breadth: 50, Activity: ActivityQuiet}
+	if s == nil {
+		return out
+	}
 	for _, sym := range symbols {
 		id, ok := s.ids[sym]
 		if !ok || int(id) >= len(s.counts) {

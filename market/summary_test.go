@@ -95,6 +95,9 @@ func TestSnapshotSummary(t *testing.T) {
 	if NewEngine(nil).Snapshot().Summary([]string{"A"}) != (Summary{UniverseSize: 1, Breadth: 50, Activity: ActivityQuiet}) {
 		t.Fatal("summary before any tick")
 	}
+	if (Batch{}).Summary([]string{"A", "B"}) != (Summary{UniverseSize: 2, Breadth: 50, Activity: ActivityQuiet}) {
+		t.Fatal("summary of a zero Batch")
+	}
 }
 
 func TestSummaryJSON(t *testing.T) {
