@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 )
@@ -177,7 +178,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		case now := <-sec.C:
 			r.mu.Lock()
 			if el := now.Sub(lastRate).Seconds(); el > 0 {
-				r.tps = float64(r.ticks-lastTicks) / el
+				r.tps = math.Round(float64(r.ticks-lastTicks)/el*10) / 10
 			}
 			lastTicks, lastRate = r.ticks, now
 			r.mu.Unlock()
