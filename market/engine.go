@@ -40,7 +40,7 @@ const (
 	maxRingCap = 1 << 16
 )
 
-// window boundary slots in symState.idx; each idx is the ring position of the first tick
+// Window boundary slots in symHot.idx; each idx is the ring position of the first tick
 // newer than its boundary.
 const (
 	bW      = iota // now - 30 s (surge W)

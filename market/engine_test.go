@@ -638,3 +638,21 @@ func TestProcessBatchMatchesProcess(t *testing.T) {
 	}
 	t.Logf("events by kind: %v", kinds)
 }
+
+func TestRingCap(t *testing.T) {
+	// 300 ticks a second for 300 s on one symbol: more than the ring may hold. The extra
+	// ticks are counted, detection goes on, and memory stays bounded.
+	e := NewEngine(nil)
+	var evs []Event
+	highs := 0
+	for i := 0; i < 300*300; i++ {
+		evs = e.Process(tk(float64(i)/300, 100+float64(i)/1000, 1), evs[:0])
+		highs += len(ofKind(evs, KindHigh))
+	}
+	if e.Overflow() == 0 || len(e.hot[0].ring) != maxRingCap || e.Rejected() != 0 {
+		t.Fatalf("overflow %d, ring %d, rejected %d", e.Overflow(), len(e.hot[0].ring), e.Rejected())
+	}
+	if highs < 290 { // one a second, by the cooldown
+		t.Fatalf("%d highs", highs)
+	}
+}
