@@ -178,8 +178,16 @@ func TestPublisherJSONMatchesEmissionType(t *testing.T) {
 		t.Fatalf("emission JSON does not fit the Emission type: %v\n%s", err, data)
 	}
 	n := len(em.Highs) + len(em.Lows) + len(em.Trending.Up) + len(em.Trending.Down) + len(em.Surging.Up) + len(em.Surging.Down)
-	if n != len(events) || em.EmittedAt == 0 {
-		t.Fatalf("emission holds %d events, want all %d (default filters, every symbol)", n, len(events))
+	us := p.cfg.Settings.(*memSettings).users[1]
+	set, _ := p.cfg.Settings.SymbolSet(context.Background(), us.Selections.HighLow)
+	want := 0
+	for _, e := range events {
+		if settings.Shows(e, us.Filters, set) {
+			want++
+		}
+	}
+	if n != want || want == 0 || em.EmittedAt == 0 {
+		t.Fatalf("emission holds %d events, want the %d the user's settings allow", n, want)
 	}
 	// No nulls, even for an empty emission.
 	p.Publish(context.Background(), market.Batch{})
