@@ -123,6 +123,23 @@ type simSym struct {
 	sVolMult float64
 }
 
+// referencePrices start well-known symbols near familiar price levels (rough late-2025
+// levels, for realism only); other symbols start at a random price from $2 to $700.
+var referencePrices = map[string]float64{
+	"AAPL": 230, "MSFT": 420, "NVDA": 135, "AMZN": 200, "GOOGL": 170, "GOOG": 172, "META": 580,
+	"TSLA": 250, "AVGO": 170, "BRK.B": 460, "JPM": 230, "V": 300, "MA": 500, "UNH": 520,
+	"XOM": 112, "CVX": 150, "JNJ": 155, "PG": 165, "HD": 390, "LLY": 800, "ABBV": 180,
+	"MRK": 100, "PEP": 160, "KO": 63, "COST": 900, "WMT": 85, "BAC": 44, "WFC": 70, "C": 70,
+	"GS": 560, "MS": 130, "BLK": 980, "SCHW": 75, "AXP": 280, "ORCL": 170, "CRM": 320,
+	"ADBE": 480, "AMD": 140, "INTC": 22, "CSCO": 58, "QCOM": 160, "TXN": 190, "IBM": 220,
+	"NFLX": 850, "DIS": 110, "NKE": 75, "MCD": 290, "SBUX": 95, "BA": 160, "CAT": 380,
+	"GE": 180, "HON": 210, "UPS": 130, "LMT": 520, "RTX": 120, "DE": 420, "T": 23, "VZ": 43,
+	"PFE": 26, "TMO": 520, "ABT": 115, "AMGN": 300, "GILD": 90, "CMCSA": 38, "F": 11,
+	"GM": 50, "PLUG": 2.5, "PLTR": 75, "UBER": 75, "PYPL": 80, "SPY": 590, "QQQ": 510,
+	"IWM": 225, "DIA": 430, "VOO": 540, "IVV": 595, "VTI": 295, "XLF": 48, "XLE": 92,
+	"XLK": 235, "XLV": 145, "GLD": 245, "TLT": 90,
+}
+
 // simGen is the simulator's deterministic core: it knows nominal time only, so tests can
 // run it at any speed.
 type simGen struct {
@@ -135,9 +152,13 @@ func newSimGen(symbols []string, seed uint64) *simGen {
 	g := &simGen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	g.syms = make([]simSym, len(symbols))
 	for i, s := range symbols {
+		price := math.Exp(g.uniform(math.Log(2), math.Log(700)))
+		if ref, ok := referencePrices[s]; ok {
+			price = ref * g.uniform(0.97, 1.03) // near where traders expect it, never identical
+		}
 		g.syms[i] = simSym{
 			name:    s,
-			price:   math.Exp(g.uniform(math.Log(2), math.Log(700))),
+			price:   price,
 			sigma:   g.uniform(0.20, 0.60) / math.Sqrt(simSecondsPerYear),
 			baseVol: math.Exp(g.uniform(math.Log(200), math.Log(5000))),
 		}
