@@ -4,6 +4,7 @@ package testenv
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,9 +18,21 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/db"
 )
+
+// randomName is 12 lowercase letters and digits from crypto/rand.
+func randomName() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
 
 // AdminURL is the server tests create their databases on (TEST_DATABASE_URL overrides it).
 func AdminURL() string {
@@ -68,7 +81,7 @@ func MustEmptyDatabase(tb testing.TB) string {
 		tb.Fatalf("connect to test PostgreSQL at %s (start it, or set TEST_DATABASE_URL): %v", AdminURL(), err)
 	}
 	defer admin.Close(ctx)
-	name := "tickstock_test_" + strings.ToLower(strings.NewReplacer("-", "_", "/", "_").Replace(auth.RandomToken(9)))
+	name := "tickstock_test_" + strings.ToLower(strings.NewReplacer("-", "_", "/", "_").Replace(randomName()))
 	name = strings.Map(func(r rune) rune {
 		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' {
 			return r
@@ -127,7 +140,7 @@ func MustRedis(tb testing.TB) (*redis.Client, string) {
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		tb.Fatalf("connect to test Redis at %s (start it, or set TEST_REDIS_URL): %v", RedisURL(), err)
 	}
-	prefix := fmt.Sprintf("test:%s:", auth.RandomToken(9))
+	prefix := fmt.Sprintf("test:%s:", randomName())
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
