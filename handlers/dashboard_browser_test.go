@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/tickstock/tickstock/internal/testenv"
 )
 
 // waitJS polls a JavaScript predicate in the page until it is true.
@@ -33,7 +35,7 @@ func TestBrowserDashboardLiveAndFiltered(t *testing.T) {
 	app := MustApp(t)
 	_, pw := app.MustUser(t, "live@example.com", "livetrader")
 	ctx := MustBrowser(t)
-	events := sampleEvents(t)
+	events := testenv.MustSampleEvents(t)
 
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(app.URL+"/auth/login"),

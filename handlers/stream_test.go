@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tickstock/tickstock/db"
+	"github.com/tickstock/tickstock/internal/testenv"
 	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/stream"
@@ -119,31 +118,6 @@ func (s *sseStream) next(tb testing.TB, d time.Duration, names ...string) sseEve
 	}
 }
 
-// sampleEvents runs the engine over the replay sample, the same detection the app runs.
-func sampleEvents(tb testing.TB) []market.Event {
-	tb.Helper()
-	f, err := os.Open(filepath.Join("..", "market", "testdata", "sample.csv"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	eng := market.NewEngine(nil)
-	var out []market.Event
-	sc := bufio.NewScanner(f)
-	sc.Scan() // header
-	for sc.Scan() {
-		t, err := market.ParseTickRecord(sc.Bytes())
-		if err != nil {
-			tb.Fatalf("sample line: %v", err)
-		}
-		out = eng.Process(t, out)
-	}
-	if len(out) == 0 {
-		tb.Fatal("the engine found no events in the sample")
-	}
-	return out
-}
-
 // emitInChunks publishes events as several emissions, as the ticker would.
 func (a *testApp) emitInChunks(tb testing.TB, events []market.Event, size int) int {
 	tb.Helper()
@@ -185,7 +159,7 @@ func TestStreamDeliversEachUsersEvents(t *testing.T) {
 	sb, _ := b.openStream("/stream?format=json")
 	waitConns(t, app, 2)
 
-	events := sampleEvents(t)
+	events := testenv.MustSampleEvents(t)
 	emissions := app.emitInChunks(t, events, 40)
 
 	ctx := context.Background()
@@ -309,7 +283,7 @@ func TestStreamTabsGetSameData(t *testing.T) {
 	s1, _ := c.openStream("/stream")
 	s2, _ := c.openStream("/stream")
 	waitConns(t, app, 2)
-	events := sampleEvents(t)
+	events := testenv.MustSampleEvents(t)
 	app.emit(t, events[:60]...)
 	for _, name := range []string{stream.EventHighs, stream.EventMarket} {
 		e1 := s1.next(t, 5*time.Second, name)
@@ -351,7 +325,7 @@ func TestStreamResume(t *testing.T) {
 	c.login("resume@example.com", pw)
 	s, _ := c.openStream("/stream")
 	waitConns(t, app, 1)
-	events := sampleEvents(t)
+	events := testenv.MustSampleEvents(t)
 	app.emit(t, events[0:40]...)
 	first := s.next(t, 5*time.Second, stream.EventHighs, stream.EventLows, stream.EventTrending, stream.EventSurging)
 	s.close() // the server notices at its next write; resume does not depend on it
@@ -422,7 +396,7 @@ func TestStreamSlowClientIsDropped(t *testing.T) {
 	fs, _ := fast.openStream("/stream?format=json")
 	waitConns(t, app, 2)
 
-	events := sampleEvents(t)
+	events := testenv.MustSampleEvents(t)
 	var big []market.Event
 	for len(big) < 400 {
 		big = append(big, events...)

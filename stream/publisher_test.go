@@ -1,15 +1,13 @@
 package stream
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/tickstock/tickstock/internal/testenv"
 	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/settings"
 )
@@ -46,28 +44,6 @@ func (m *memSettings) Matcher(ctx context.Context, st settings.Settings) (*setti
 	return settings.NewMatcher(st.Filters, set)
 }
 
-// MustSampleEvents runs the engine over the replay sample.
-func MustSampleEvents(tb testing.TB) []market.Event {
-	tb.Helper()
-	f, err := os.Open(filepath.Join("..", "market", "testdata", "sample.csv"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	eng := market.NewEngine(nil)
-	var out []market.Event
-	sc := bufio.NewScanner(f)
-	sc.Scan()
-	for sc.Scan() {
-		t, err := market.ParseTickRecord(sc.Bytes())
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out = eng.Process(t, out)
-	}
-	return out
-}
-
 // MustPublisher builds a publisher over users, spread across distinct settings: user i gets
 // settings variant i % distinct (universes × min_count × trend direction differ).
 func MustPublisher(tb testing.TB, users, distinct int, format Format) (*Publisher, *Hub, []*Conn) {
@@ -101,7 +77,7 @@ func MustPublisher(tb testing.TB, users, distinct int, format Format) (*Publishe
 
 func TestPublisherSharesOneRenderingPerGroup(t *testing.T) {
 	p, _, conns := MustPublisher(t, 40, 4, FormatHTML)
-	events := MustSampleEvents(t)
+	events := testenv.MustSampleEvents(t)
 	p.Publish(context.Background(), market.Batch{Events: events})
 	if g := p.UniqueGroups(); g != 4 {
 		t.Fatalf("%d groups for 4 distinct settings", g)
@@ -129,7 +105,7 @@ func TestPublisherSharesOneRenderingPerGroup(t *testing.T) {
 // BenchmarkPublisherEmission measures one emission (filter + render + offer) of the sample's
 // events, 136 per emission, to N connections across 100 distinct settings.
 func BenchmarkPublisherEmission(b *testing.B) {
-	events := MustSampleEvents(b)
+	events := testenv.MustSampleEvents(b)
 	for _, n := range []int{1000, 10000} {
 		for _, f := range []struct {
 			name   string
@@ -168,7 +144,7 @@ func discardLogger() *slogLogger { return newDiscardLogger() }
 
 func TestPublisherJSONMatchesEmissionType(t *testing.T) {
 	p, _, conns := MustPublisher(t, 1, 1, FormatJSON)
-	events := MustSampleEvents(t)
+	events := testenv.MustSampleEvents(t)
 	p.Publish(context.Background(), market.Batch{Events: events})
 	m := <-conns[0].Messages()
 	frame := string(m.Frames[0].Data)
