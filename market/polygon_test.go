@@ -2,140 +2,31 @@ package market
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/tickstock/tickstock/market/polygontest"
 )
-
-// fakePolygon speaks the provider's stocks WebSocket protocol: a "connected" status, an
-// auth exchange, a subscribe acknowledgement, then the aggregates of its script for that
-// connection. It records what clients sent.
-type fakePolygon struct {
-	tb  testing.TB
-	key string
-	// script returns the messages to send on the n-th connection (from 1), and whether to
-	// drop the connection abruptly afterwards (else it stays open). hangup closes the
-	// connection right after accepting it, before any message.
-	script func(n int) (msgs []string, drop, hangup bool)
-
-	mu       sync.Mutex
-	conns    int
-	accepted []time.Time
-	auths    []string
-	subs     []string
-}
-
-func (f *fakePolygon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer c.CloseNow()
-	f.mu.Lock()
-	f.conns++
-	n := f.conns
-	f.accepted = append(f.accepted, time.Now())
-	f.mu.Unlock()
-	msgs, drop, hangup := f.script(n)
-	if hangup {
-		return
-	}
-	ctx := r.Context()
-	send := func(s string) bool { return c.Write(ctx, websocket.MessageText, []byte(s)) == nil }
-	recv := func() (polygonAction, bool) {
-		var a polygonAction
-		_, b, err := c.Read(ctx)
-		if err != nil {
-			return a, false
-		}
-		if err := json.Unmarshal(b, &a); err != nil {
-			f.tb.Errorf("client sent non-JSON %q", b)
-			return a, false
-		}
-		return a, true
-	}
-	if !send(`[{"ev":"status","status":"connected","message":"Connected Successfully"}]`) {
-		return
-	}
-	a, ok := recv()
-	if !ok {
-		return
-	}
-	f.mu.Lock()
-	f.auths = append(f.auths, a.Action+":"+a.Params)
-	f.mu.Unlock()
-	if a.Action != "auth" || a.Params != f.key {
-		send(`[{"ev":"status","status":"auth_failed","message":"authentication failed"}]`)
-		c.Close(websocket.StatusPolicyViolation, "authentication failed")
-		return
-	}
-	send(`[{"ev":"status","status":"auth_success","message":"authenticated"}]`)
-	a, ok = recv()
-	if !ok {
-		return
-	}
-	f.mu.Lock()
-	f.subs = append(f.subs, a.Action+":"+a.Params)
-	f.mu.Unlock()
-	send(`[{"ev":"status","status":"success","message":"subscribed to: ` + a.Params + `"}]`)
-	// Stream a little later, so the client is past its handshake deadline and context.
-	time.Sleep(50 * time.Millisecond)
-	for _, m := range msgs {
-		if !send(m) {
-			return
-		}
-	}
-	if drop {
-		return // CloseNow: no close handshake, like a network drop
-	}
-	<-ctx.Done()
-}
-
-func (f *fakePolygon) stats() (conns int, accepted []time.Time, auths, subs []string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.conns, append([]time.Time(nil), f.accepted...), append([]string(nil), f.auths...),
-		append([]string(nil), f.subs...)
-}
-
-func mustFakePolygon(tb testing.TB, key string, script func(int) ([]string, bool, bool)) (*fakePolygon, string) {
-	tb.Helper()
-	f := &fakePolygon{tb: tb, key: key, script: script}
-	srv := httptest.NewServer(f)
-	tb.Cleanup(srv.Close)
-	return f, "ws" + strings.TrimPrefix(srv.URL, "http")
-}
-
-// agg is a per-second aggregate message as the provider sends it, with all its fields.
-func agg(sym string, close float64, vol int, endMs int64) string {
-	return fmt.Sprintf(`{"ev":"A","sym":%q,"v":%d,"av":8642007,"op":25.66,"vw":25.3981,"o":%v,"c":%v,"h":%v,"l":%v,"a":25.3714,"z":50,"s":%d,"e":%d}`,
-		sym, vol, close, close, close, close, endMs-1000, endMs)
-}
 
 const aggT0 = 1741962600000 // 2025-03-14T14:30:00Z
 
 func TestPolygonStreamsAndReconnects(t *testing.T) {
-	fake, url := mustFakePolygon(t, "good-key", func(n int) ([]string, bool, bool) {
+	fake, url := polygontest.MustServer(t, "good-key", func(n int) ([]string, bool, bool) {
 		switch n {
 		case 1: // three aggregates, one message holding two, then the line drops
 			return []string{
-				"[" + agg("AAPL", 212.5, 100, aggT0+1000) + "]",
-				"[" + agg("MSFT", 388, 200, aggT0+1000) + "," + agg("AAPL", 212.6, 50, aggT0+2000) + "]",
-				`[{"ev":"T","sym":"AAPL","p":1}]`,          // other events are ignored
-				`not json`,                                 // skipped with a warning
-				"[" + agg("AAPL", -1, 1, aggT0+2500) + "]", // bad aggregate skipped
+				"[" + polygontest.Agg("AAPL", 212.5, 100, aggT0+1000) + "]",
+				"[" + polygontest.Agg("MSFT", 388, 200, aggT0+1000) + "," + polygontest.Agg("AAPL", 212.6, 50, aggT0+2000) + "]",
+				`[{"ev":"T","sym":"AAPL","p":1}]`,                      // other events are ignored
+				`not json`,                                             // skipped with a warning
+				"[" + polygontest.Agg("AAPL", -1, 1, aggT0+2500) + "]", // bad aggregate skipped
 			}, true, false
 		default: // resumes after reconnecting
-			return []string{"[" + agg("MSFT", 388.5, 10, aggT0+3000) + "]",
-				agg("AAPL", 213, 70, aggT0+4000)}, false, false // a lone object is accepted too
+			return []string{"[" + polygontest.Agg("MSFT", 388.5, 10, aggT0+3000) + "]",
+				polygontest.Agg("AAPL", 213, 70, aggT0+4000)}, false, false // a lone object is accepted too
 		}
 	})
 	f, err := NewPolygonFeed(url, "good-key", []string{"MSFT", "AAPL", "MSFT"}, nil, WithBackoff(10*time.Millisecond, 40*time.Millisecond))
@@ -154,7 +45,7 @@ func TestPolygonStreamsAndReconnects(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("ticks\n got %v\nwant %v", got, want)
 	}
-	conns, _, auths, subs := fake.stats()
+	conns, _, auths, subs := fake.Stats()
 	if conns != 2 {
 		t.Fatalf("%d connections, want 2 (one drop, one reconnect)", conns)
 	}
@@ -166,7 +57,7 @@ func TestPolygonStreamsAndReconnects(t *testing.T) {
 }
 
 func TestPolygonBadKey(t *testing.T) {
-	fake, url := mustFakePolygon(t, "good-key", func(int) ([]string, bool, bool) { return nil, false, false })
+	fake, url := polygontest.MustServer(t, "good-key", func(int) ([]string, bool, bool) { return nil, false, false })
 	var logs logRecords
 	f, err := NewPolygonFeed(url, "bad-key", []string{"AAPL"}, logs.logger(), WithBackoff(time.Millisecond, time.Millisecond))
 	if err != nil {
@@ -180,7 +71,7 @@ func TestPolygonBadKey(t *testing.T) {
 	if el := time.Since(start); el > 5*time.Second {
 		t.Fatalf("took %v", el)
 	}
-	if conns, _, _, _ := fake.stats(); conns != 1 {
+	if conns, _, _, _ := fake.Stats(); conns != 1 {
 		t.Fatalf("%d connections: a bad key must not be retried", conns)
 	}
 	if strings.Contains(logs.buf.String(), "bad-key") {
@@ -190,11 +81,11 @@ func TestPolygonBadKey(t *testing.T) {
 
 func TestPolygonBackoff(t *testing.T) {
 	const base = 20 * time.Millisecond
-	fake, url := mustFakePolygon(t, "k", func(n int) ([]string, bool, bool) {
+	fake, url := polygontest.MustServer(t, "k", func(n int) ([]string, bool, bool) {
 		if n <= 4 {
 			return nil, false, true // hang up at once: no data, so the wait keeps doubling
 		}
-		return []string{"[" + agg("AAPL", 1, 1, aggT0) + "]"}, false, false
+		return []string{"[" + polygontest.Agg("AAPL", 1, 1, aggT0) + "]"}, false, false
 	})
 	f, err := NewPolygonFeed(url, "k", []string{"AAPL"}, nil, WithBackoff(base, 4*base))
 	if err != nil {
@@ -203,7 +94,7 @@ func TestPolygonBackoff(t *testing.T) {
 	if _, err := mustCollect(t, f, 1, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	_, acc, _, _ := fake.stats()
+	_, acc, _, _ := fake.Stats()
 	if len(acc) != 5 {
 		t.Fatalf("%d connections, want 5", len(acc))
 	}
@@ -216,7 +107,7 @@ func TestPolygonBackoff(t *testing.T) {
 }
 
 func TestPolygonStopsOnCancel(t *testing.T) {
-	_, url := mustFakePolygon(t, "k", func(int) ([]string, bool, bool) { return nil, false, false })
+	_, url := polygontest.MustServer(t, "k", func(int) ([]string, bool, bool) { return nil, false, false })
 	f, err := NewPolygonFeed(url, "k", []string{"AAPL"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +142,7 @@ func TestNewPolygonFeedErrors(t *testing.T) {
 }
 
 func TestParsePolygon(t *testing.T) {
-	msgs, err := parsePolygon([]byte(" ["+agg("AAPL", 10, 5, aggT0)+`,{"ev":"status","status":"success","message":"ok"}]`), nil)
+	msgs, err := parsePolygon([]byte(" ["+polygontest.Agg("AAPL", 10, 5, aggT0)+`,{"ev":"status","status":"success","message":"ok"}]`), nil)
 	if err != nil || len(msgs) != 2 || msgs[0].Sym != "AAPL" || msgs[0].Close != 10 || msgs[1].Status != "success" {
 		t.Fatalf("%+v %v", msgs, err)
 	}
@@ -287,7 +178,7 @@ func BenchmarkPolygonParse(b *testing.B) {
 	syms := simSymbols(200)
 	raw := make([][]byte, len(syms))
 	for i, s := range syms {
-		raw[i] = []byte("[" + agg(s, 100+float64(i)/7, 100+i, aggT0+int64(i)*1000) + "]")
+		raw[i] = []byte("[" + polygontest.Agg(s, 100+float64(i)/7, 100+i, aggT0+int64(i)*1000) + "]")
 	}
 	intern := map[string]string{}
 	var msgs []polygonMsg

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tickstock/tickstock/internal/testenv"
+	"github.com/tickstock/tickstock/market/polygontest"
 )
 
 // TestServeReplayLogsCounts: the app started on the replay feed runs the sample through
@@ -53,4 +54,40 @@ func TestServeReplayMissingFile(t *testing.T) {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// TestServePolygonLogsCounts: the app on the polygon feed, against a local fake provider,
+// authenticates, subscribes to every universe symbol, and logs the ticks it detected on.
+func TestServePolygonLogsCounts(t *testing.T) {
+	t.Parallel()
+	dbURL := testenv.MustDatabase(t)
+	const t0 = 1741962600000 // 2025-03-14T14:30:00Z
+	fake, url := polygontest.MustServer(t, "test-key", func(n int) ([]string, bool, bool) {
+		var msgs []string
+		for i := 0; i < 40; i++ {
+			msgs = append(msgs, "["+polygontest.Agg("AAPL", 212+float64(i)*0.2, 1000, t0+int64(i)*1000)+"]")
+		}
+		return msgs, false, false
+	})
+	s := MustServe(t, map[string]string{"DATABASE_URL": dbURL, "TICKSTOCK_FEED": "polygon",
+		"POLYGON_API_KEY": "test-key", "TICKSTOCK_POLYGON_URL": url})
+	stats := regexp.MustCompile(`msg="market: feed stats" source=polygon ticks_total=(\d+).*highs=(\d+)`)
+	deadline := time.Now().Add(25 * time.Second) // the runner logs every 10 s
+	for time.Now().Before(deadline) {
+		if m := stats.FindStringSubmatch(s.logs.String()); m != nil {
+			if m[1] != "40" || m[2] == "0" {
+				t.Fatalf("polygon stats: %s", m[0])
+			}
+			_, _, auths, subs := fake.Stats()
+			if len(auths) != 1 || auths[0] != "auth:test-key" || len(subs) != 1 || !strings.Contains(subs[0], "A.AAPL") || !strings.Contains(subs[0], "A.SPY") {
+				t.Fatalf("auth %v subscribe %v", auths, subs)
+			}
+			if strings.Contains(s.logs.String(), "test-key") {
+				t.Fatal("the API key appears in the logs")
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no polygon feed stats in the logs:\n%s", lastLines(s.logs.String(), 15))
 }
