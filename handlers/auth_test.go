@@ -448,3 +448,25 @@ func TestSignedOutAccess(t *testing.T) {
 		t.Fatalf("signed-out dashboard: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
 }
+
+func TestDisabledUserIsSignedOut(t *testing.T) {
+	app := MustApp(t)
+	u, pw := app.MustUser(t, "gone@example.com", "goneuser")
+	c := app.NewClient(t)
+	c.login("gone@example.com", pw)
+	err := db.WithSystem(context.Background(), app.pool, func(q *db.Queries) error {
+		_, err := q.SetUserDisabled(context.Background(), db.SetUserDisabledParams{Handle: u.Handle, Disabled: true})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.get("/dashboard"); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a disabled user's session still works: %d", r.StatusCode)
+	}
+	// And the right password no longer signs in, with the generic answer.
+	r := c.postForm("/auth/login", url.Values{"email": {"gone@example.com"}, "password": {pw}})
+	if r.StatusCode != http.StatusUnauthorized || !strings.Contains(r.Body, auth.MsgInvalidLogin) {
+		t.Fatalf("login of a disabled user: %d", r.StatusCode)
+	}
+}

@@ -447,3 +447,38 @@ func TestStreamAccess(t *testing.T) {
 	}
 	waitAuthEvent(t, app, "stream_unauthorized")
 }
+
+// TestEndUserEndsEverySessionAndStream is what disabling an account relies on: every
+// session of the user, in every browser, ends with its streams; other users keep theirs.
+func TestEndUserEndsEverySessionAndStream(t *testing.T) {
+	app := MustApp(t)
+	u, pw := app.MustUser(t, "everywhere@example.com", "everywhere")
+	_, pw2 := app.MustUser(t, "bystander@example.com", "bystander")
+	laptop, phone, other := app.NewClient(t), app.NewClient(t), app.NewClient(t)
+	laptop.login("everywhere@example.com", pw)
+	phone.login("everywhere@example.com", pw)
+	other.login("bystander@example.com", pw2)
+	s1, _ := laptop.openStream("/stream")
+	s2, _ := phone.openStream("/stream")
+	s3, _ := other.openStream("/stream")
+	waitConns(t, app, 3)
+
+	ids, err := app.deps.Sessions.EndUser(context.Background(), u.ID)
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("EndUser: %v %v", ids, err)
+	}
+	for _, s := range []*sseStream{s1, s2} {
+		s.next(t, 5*time.Second, "logout")
+	}
+	waitConns(t, app, 1)
+	for _, c := range []*client{laptop, phone} {
+		if r := c.get("/dashboard"); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("a session survived EndUser: %d", r.StatusCode)
+		}
+	}
+	if r := other.get("/dashboard"); r.StatusCode != 200 {
+		t.Fatalf("another user's session ended: %d", r.StatusCode)
+	}
+	app.emit(t, testenv.MustSampleEvents(t)[:10]...)
+	s3.next(t, 5*time.Second, stream.EventMarket)
+}
