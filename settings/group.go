@@ -157,3 +157,66 @@ func GroupUsers(list []UserSettings) []Group {
 	sort.Slice(groups, func(a, b int) bool { return groups[a].Key < groups[b].Key })
 	return groups
 }
+
+// KeyMemo remembers each user's Key between calls, so a caller that groups the same users
+// over and over (the publisher, every emission) builds a key only when a user's settings
+// change. Comparing settings allocates nothing; building a key does. Not safe for
+// concurrent use.
+type KeyMemo struct {
+	gen     uint64
+	entries map[int64]memoEntry
+}
+
+type memoEntry struct {
+	st  Settings
+	key string
+	gen uint64
+}
+
+// Group groups list like GroupUsers, reusing remembered keys, and forgets users that are
+// no longer in list.
+func (m *KeyMemo) Group(list []UserSettings) []Group {
+	if m.entries == nil {
+		m.entries = make(map[int64]memoEntry, len(list))
+	}
+	m.gen++
+	idx := make(map[string]int)
+	var groups []Group
+	for _, us := range list {
+		e, ok := m.entries[us.UserID]
+		if !ok || !e.st.equal(us.Settings) {
+			e = memoEntry{st: us.Settings.Clone(), key: us.Settings.Key()}
+		}
+		e.gen = m.gen
+		m.entries[us.UserID] = e
+		i, ok := idx[e.key]
+		if !ok {
+			i = len(groups)
+			idx[e.key] = i
+			groups = append(groups, Group{Key: e.key, Settings: us.Settings.Normalized()})
+		}
+		groups[i].UserIDs = append(groups[i].UserIDs, us.UserID)
+	}
+	for id, e := range m.entries {
+		if e.gen != m.gen {
+			delete(m.entries, id)
+		}
+	}
+	for i := range groups {
+		slices.Sort(groups[i].UserIDs)
+		groups[i].UserIDs = slices.Compact(groups[i].UserIDs)
+	}
+	sort.Slice(groups, func(a, b int) bool { return groups[a].Key < groups[b].Key })
+	return groups
+}
+
+// equal reports whether s and o are the same settings, field by field, without allocating.
+func (s Settings) equal(o Settings) bool {
+	return slices.Equal(s.Selections.HighLow, o.Selections.HighLow) &&
+		slices.Equal(s.Selections.Market, o.Selections.Market) &&
+		s.Filters.HighLow == o.Filters.HighLow &&
+		s.Filters.Trends == o.Filters.Trends &&
+		s.Filters.Surges.MinStrength == o.Filters.Surges.MinStrength &&
+		s.Filters.Surges.Trigger == o.Filters.Surges.Trigger &&
+		slices.Equal(s.Filters.Surges.PriceRanges, o.Filters.Surges.PriceRanges)
+}

@@ -70,6 +70,8 @@ type Publisher struct {
 	groups  map[string]*group
 	scratch filtered
 	rows    rowCache
+	html    bytes.Buffer // reused for every fragment
+	keys    settings.KeyMemo
 	events  []market.Event // the batch being published
 
 	emissions   atomic.Int64
@@ -205,7 +207,7 @@ func (p *Publisher) Publish(ctx context.Context, batch market.Batch) {
 	for _, us := range loaded {
 		list = append(list, us)
 	}
-	for _, g := range settings.GroupUsers(list) {
+	for _, g := range p.keys.Group(list) {
 		gs, err := p.group(ctx, g.Key, g.Settings, seq)
 		if err != nil {
 			p.cfg.Logger.Warn("publisher: prepare settings group", "err", err)
@@ -358,29 +360,39 @@ func (p *Publisher) row(ctx context.Context, i int, emitted int64) templ.Compone
 	return rawRow(p.rows.rows[i])
 }
 
-// rowsOf returns the rows for indexes, newest first (htmx puts them at the panel's top).
+// rowsOf returns the rows for indexes, newest first (htmx puts them at the panel's top),
+// joined into one component: one allocation per panel instead of one per row.
 func (p *Publisher) rowsOf(ctx context.Context, idx []int, emitted int64) []templ.Component {
-	out := make([]templ.Component, len(idx))
-	for k, i := range idx {
-		out[len(idx)-1-k] = p.row(ctx, i, emitted)
+	if len(idx) == 0 {
+		return nil
 	}
-	return out
+	n := 0
+	for _, i := range idx {
+		p.row(ctx, i, emitted)
+		n += len(p.rows.rows[i])
+	}
+	joined := make([]byte, 0, n)
+	for k := len(idx) - 1; k >= 0; k-- {
+		joined = append(joined, p.rows.rows[idx[k]]...)
+	}
+	return []templ.Component{rawRow(joined)}
 }
 
 // renderHTML renders the group's share as one SSE event per panel that has news, plus the
 // market summary.
 func (p *Publisher) renderHTML(ctx context.Context, seq uint64, emitted int64, s market.Summary) *Message {
 	f := &p.scratch
-	m := &Message{Seq: seq}
-	var buf bytes.Buffer
+	m := &Message{Seq: seq, Frames: make([]Frame, 0, 5)}
+	buf := &p.html
 	add := func(event string, c templ.Component) {
 		buf.Reset()
-		if err := c.Render(ctx, &buf); err != nil {
+		if err := c.Render(ctx, buf); err != nil {
 			p.cfg.Logger.Error("publisher: render fragment", "event", event, "err", err)
 			return
 		}
 		id := EventID{Seq: seq, Part: len(m.Frames) + 1}
-		m.Frames = append(m.Frames, Frame{ID: id, Data: AppendEvent(nil, id.String(), event, buf.Bytes())})
+		data := make([]byte, 0, buf.Len()+buf.Len()/32+64) // room for the data: prefixes
+		m.Frames = append(m.Frames, Frame{ID: id, Data: AppendEvent(data, id.String(), event, buf.Bytes())})
 	}
 	if len(f.highs) > 0 {
 		add(EventHighs, views.HighLowRows(p.rowsOf(ctx, f.highs, emitted)))
@@ -486,7 +498,8 @@ func (p *Publisher) renderJSON(seq uint64, emitted int64, s market.Summary) *Mes
 	data = append(data, summary...)
 	data = append(data, '}')
 	id := EventID{Seq: seq, Part: 1}
-	return &Message{Seq: seq, Frames: []Frame{{ID: id, Data: AppendEvent(nil, id.String(), EventJSON, data)}}}
+	frame := make([]byte, 0, len(data)+64)
+	return &Message{Seq: seq, Frames: []Frame{{ID: id, Data: AppendEvent(frame, id.String(), EventJSON, data)}}}
 }
 
 // Attach registers c and, if the client reconnects with a Last-Event-ID the server still
