@@ -33,8 +33,16 @@ func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, lo
 		seed := int64(0) // 0: the simulator picks a random seed
 		if cfg.SimSeedSet {
 			seed = cfg.SimSeed
+			if seed == 0 { // an explicit 0 must be deterministic too
+				seed = 0x5eed
+			}
 		}
-		feed, err = market.NewSimFeed(symbols, seed, cfg.SimRate)
+		var sim *market.SimFeed
+		sim, err = market.NewSimFeed(symbols, seed, cfg.SimRate)
+		if err == nil {
+			logger.Info("simulator seeded", "seed", sim.Seed(), "TICKSTOCK_SIM_SEED", cfg.SimSeedSet)
+			feed = sim
+		}
 	case config.FeedReplay:
 		feed, err = market.NewReplayFeed(cfg.ReplayFile, cfg.ReplaySpeed, cfg.ReplayLoop, logger)
 	case config.FeedPolygon:
