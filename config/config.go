@@ -150,6 +150,11 @@ func Load(getenv func(string) string) (Config, error) {
 
 	if raw := strings.TrimSpace(getenv("TICKSTOCK_SIM_SEED")); raw != "" {
 		seed, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil { // the seed the simulator logs is unsigned; accept it back as is
+			var u uint64
+			u, err = strconv.ParseUint(raw, 10, 64)
+			seed = int64(u)
+		}
 		if err != nil {
 			l.fail("TICKSTOCK_SIM_SEED", raw, "must be a whole number")
 		} else {

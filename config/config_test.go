@@ -39,6 +39,13 @@ func TestLoadValid(t *testing.T) {
 	}
 }
 
+func TestLoadUnsignedSeed(t *testing.T) {
+	c, err := Load(env(map[string]string{"TICKSTOCK_SIM_SEED": "18446744073709551615"}))
+	if err != nil || !c.SimSeedSet || uint64(c.SimSeed) != 18446744073709551615 {
+		t.Fatalf("a logged unsigned seed does not load back: %v %+v", err, c)
+	}
+}
+
 func TestLoadBadValues(t *testing.T) {
 	tests := []struct {
 		name, variable, value string
