@@ -27,6 +27,9 @@ const shutdownTimeout = 8 * time.Second
 
 // serve runs the web app until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	if cfg.MetricsAddr != "" {
+		logger.Warn("TICKSTOCK_METRICS_ADDR is set, but the Prometheus endpoint is not built yet; ignoring it")
+	}
 	if !static.HasVendor() {
 		logger.Warn("static/vendor is empty: htmx is missing; run `go tool task setup` before building")
 	}
