@@ -122,13 +122,20 @@ func TestCounterWindowExpires(t *testing.T) {
 			if n, _, _ := c.Hit(ctx, "short", 150*time.Millisecond, false); n != 1 {
 				t.Fatalf("a closed window still counted: %d", n)
 			}
-			// Sliding: each hit pushes the end out, so hits 100 ms apart never expire.
+			// Sliding: each hit pushes the end out. Four hits 400 ms apart outlast a fixed
+			// 1 s window but never expire a sliding one.
+			var firstReset time.Time
 			for i := int64(1); i <= 4; i++ {
-				n, _, _ := c.Hit(ctx, "slide", 250*time.Millisecond, true)
+				n, reset, _ := c.Hit(ctx, "slide", time.Second, true)
 				if n != i {
 					t.Fatalf("sliding hit %d counted %d", i, n)
 				}
-				time.Sleep(100 * time.Millisecond)
+				if i == 1 {
+					firstReset = reset
+				} else if !reset.After(firstReset) {
+					t.Fatalf("hit %d did not push the window's end", i)
+				}
+				time.Sleep(400 * time.Millisecond)
 			}
 		})
 	}
