@@ -482,3 +482,30 @@ func TestEndUserEndsEverySessionAndStream(t *testing.T) {
 	app.emit(t, testenv.MustSampleEvents(t)[:10]...)
 	s3.next(t, 5*time.Second, stream.EventMarket)
 }
+
+// TestStreamOpensWithRecentHistory: a new dashboard tab starts with the group's recent
+// emissions, so panels are not blank; a JSON stream starts live.
+func TestStreamOpensWithRecentHistory(t *testing.T) {
+	app := MustApp(t)
+	_, pw := app.MustUser(t, "history@example.com", "historian")
+	c := app.NewClient(t)
+	c.login("history@example.com", pw)
+	c.openStream("/stream") // the first tab keeps the group's emissions rendered
+	waitConns(t, app, 1)
+	events := testenv.MustSampleEvents(t)
+	app.emit(t, events[:40]...)
+	app.emit(t, events[40:80]...)
+
+	html, _ := c.openStream("/stream")
+	first := html.next(t, 5*time.Second, stream.EventHighs, stream.EventLows, stream.EventTrending, stream.EventSurging, stream.EventMarket)
+	if !strings.HasPrefix(first.ID, "1.") {
+		t.Fatalf("a new tab's first event is %s, want the history from emission 1", first.ID)
+	}
+	jsonStream, _ := c.openStream("/stream?format=json")
+	waitConns(t, app, 3)
+	app.emit(t, events[80:120]...)
+	got := jsonStream.next(t, 5*time.Second, stream.EventJSON)
+	if got.ID != "3.1" {
+		t.Fatalf("the JSON stream's first event is %s, want the live emission 3.1", got.ID)
+	}
+}

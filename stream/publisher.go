@@ -502,11 +502,17 @@ func (p *Publisher) renderJSON(seq uint64, emitted int64, s market.Summary) *Mes
 	return &Message{Seq: seq, Frames: []Frame{{ID: id, Data: AppendEvent(frame, id.String(), EventJSON, data)}}}
 }
 
-// Attach registers c and, if the client reconnects with a Last-Event-ID the server still
-// holds for the user's current settings, queues everything after it first.
+// historyOnConnect is how many recent emissions a new HTML stream gets first, so a page
+// load or reload opens with the last moments of activity instead of empty panels.
+const historyOnConnect = 20
+
+// Attach registers c and queues what it should see first: after a reconnect with a
+// Last-Event-ID the server still holds (for the user's current settings), everything after
+// it; on a fresh HTML stream, the group's recent emissions. JSON streams start live, so
+// programs measuring latency see only new emissions.
 func (p *Publisher) Attach(ctx context.Context, c *Conn, last *EventID) error {
 	var key string
-	if last != nil {
+	if last != nil || c.Format == FormatHTML {
 		us, err := p.cfg.Settings.Get(ctx, c.UserID)
 		if err != nil {
 			return fmt.Errorf("attach stream: load settings: %w", err)
@@ -518,19 +524,27 @@ func (p *Publisher) Attach(ctx context.Context, c *Conn, last *EventID) error {
 	if err := p.cfg.Hub.Register(c); err != nil {
 		return err
 	}
-	if last == nil {
-		return nil
-	}
 	gs := p.groups[key]
-	if gs == nil {
+	if gs == nil || key == "" {
 		return nil
 	}
-	for _, rec := range gs.recent {
+	recent := gs.recent
+	if last == nil && len(recent) > historyOnConnect {
+		recent = recent[len(recent)-historyOnConnect:]
+	}
+	for _, rec := range recent {
 		m := rec.html
 		if c.Format == FormatJSON {
 			m = rec.json
 		}
-		if m == nil || m.Seq < last.Seq {
+		if m == nil {
+			continue
+		}
+		if last == nil {
+			c.offer(m)
+			continue
+		}
+		if m.Seq < last.Seq {
 			continue
 		}
 		out := &Message{Seq: m.Seq}
