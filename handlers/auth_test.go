@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/db"
@@ -244,27 +243,20 @@ func TestLockout(t *testing.T) {
 // waitAuthEvent waits until the background audit writer stored an event of kind.
 func waitAuthEvent(t *testing.T, app *testApp, kind string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	eventually(t, "a stored "+kind+" auth event", func() bool {
 		var found bool
 		err := db.WithSystem(context.Background(), app.pool, func(q *db.Queries) error {
 			evs, err := q.ListAuthEvents(context.Background(), 1000)
 			for _, e := range evs {
-				if e.Kind == kind {
-					found = true
-				}
+				found = found || e.Kind == kind
 			}
 			return err
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if found {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("no %s auth event stored", kind)
+		return found
+	})
 }
 
 func TestRateLimit(t *testing.T) {

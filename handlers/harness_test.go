@@ -254,3 +254,15 @@ func setCookieHeader(r response, name string) string {
 	}
 	return ""
 }
+
+// eventually polls cond until it holds, failing the test after 5 seconds.
+func eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

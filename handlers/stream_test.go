@@ -264,15 +264,10 @@ func mustUserByEmail(t *testing.T, app *testApp, email string) db.User {
 // waitConns waits until the hub holds n connections.
 func waitConns(t *testing.T, app *testApp, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, c := app.deps.Hub.Counts(); c == n {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	_, c := app.deps.Hub.Counts()
-	t.Fatalf("hub holds %d connections, want %d", c, n)
+	eventually(t, fmt.Sprintf("%d open connections", n), func() bool {
+		_, c := app.deps.Hub.Counts()
+		return c == n
+	})
 }
 
 func TestStreamTabsGetSameData(t *testing.T) {
