@@ -252,6 +252,7 @@ func TestStalledDatabaseAnswersInTime(t *testing.T) {
 		if r.name == "POST /auth/login" {
 			limit = 12 * time.Second
 		}
+		t.Logf("%s with PostgreSQL stalled: %d after %s", r.name, r.status, r.took.Round(time.Millisecond))
 		if r.status != http.StatusServiceUnavailable || r.took > limit {
 			t.Errorf("%s with PostgreSQL stalled: %d after %s, want 503 within %s", r.name, r.status, r.took.Round(time.Millisecond), limit)
 		}
