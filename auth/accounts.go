@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tickstock/tickstock"
+	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/db"
 )
 
@@ -31,13 +32,18 @@ type NewAccount struct {
 	Role     string
 }
 
-// Accounts creates and looks up users. It is the only place that writes the users table.
+// Accounts creates, looks up, disables and enables users. It is the only place that writes
+// the users table.
 type Accounts struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	sessions *Sessions
 }
 
-// NewAccounts builds the account service over the app's pool.
-func NewAccounts(pool *pgxpool.Pool) *Accounts { return &Accounts{pool: pool} }
+// NewAccounts builds the account service over the app's pool. sessions ends a disabled
+// user's sessions; tools that never disable anyone (tickstock user add) may pass nil.
+func NewAccounts(pool *pgxpool.Pool, sessions *Sessions) *Accounts {
+	return &Accounts{pool: pool, sessions: sessions}
+}
 
 // RandomToken returns n random bytes from crypto/rand, base64url-encoded. Handles, session
 // ids and CSRF tokens use at least 16 bytes (128 bits).
@@ -94,7 +100,7 @@ func (a *Accounts) Create(ctx context.Context, n NewAccount) (db.User, error) {
 	if err := n.Validate(); err != nil {
 		return db.User{}, err
 	}
-	hash, err := HashPassword(n.Password)
+	hash, err := HashPassword(ctx, n.Password)
 	if err != nil {
 		return db.User{}, err
 	}
@@ -112,6 +118,52 @@ func (a *Accounts) Create(ctx context.Context, n NewAccount) (db.User, error) {
 	}
 	if err != nil {
 		return db.User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// ByID reads a user for the request that carries their session. A user who no longer
+// exists is tickstock.ENOTFOUND; an unavailable database tickstock.EUNAVAILABLE.
+func (a *Accounts) ByID(ctx context.Context, userID int64) (db.User, error) {
+	var u db.User
+	err := db.ReadUser(ctx, a.pool, userID, func(q *db.Queries) error {
+		var err error
+		u, err = q.GetUserByID(ctx, userID)
+		return err
+	})
+	if err != nil {
+		return db.User{}, fmt.Errorf("look up user: %w", err)
+	}
+	return u, nil
+}
+
+// Disable stops a user from signing in and ends every session and stream of theirs (on
+// every instance, through the bus) before it returns. An unknown handle is ENOTFOUND.
+func (a *Accounts) Disable(ctx context.Context, handle string) (db.User, error) {
+	u, err := a.setDisabled(ctx, handle, true)
+	if err != nil {
+		return db.User{}, err
+	}
+	if _, err := a.sessions.EndUser(ctx, u.ID, bus.ReasonDisabled); err != nil {
+		return db.User{}, fmt.Errorf("disable user: %w", err)
+	}
+	return u, nil
+}
+
+// Enable lets a disabled user sign in again. An unknown handle is ENOTFOUND.
+func (a *Accounts) Enable(ctx context.Context, handle string) (db.User, error) {
+	return a.setDisabled(ctx, handle, false)
+}
+
+func (a *Accounts) setDisabled(ctx context.Context, handle string, disabled bool) (db.User, error) {
+	var u db.User
+	err := db.WithSystem(ctx, a.pool, func(q *db.Queries) error {
+		var err error
+		u, err = q.SetUserDisabled(ctx, db.SetUserDisabledParams{Handle: handle, Disabled: disabled})
+		return err
+	})
+	if err != nil {
+		return db.User{}, fmt.Errorf("set user disabled=%v: %w", disabled, err)
 	}
 	return u, nil
 }

@@ -81,24 +81,27 @@ func (a *Audit) Record(kind string, e AuditEntry) {
 	}
 }
 
-// Run stores queued events until ctx ends, then stores what is left (for a moment).
+// Run stores queued events until ctx ends. Flush stores what is left.
 func (a *Audit) Run(ctx context.Context) {
 	for {
 		select {
 		case p := <-a.queue:
 			a.store(ctx, p)
 		case <-ctx.Done():
-			deadline := time.After(2 * time.Second)
-			for {
-				select {
-				case p := <-a.queue:
-					a.store(context.Background(), p)
-				case <-deadline:
-					return
-				default:
-					return
-				}
-			}
+			return
+		}
+	}
+}
+
+// Flush stores the events still queued, until the queue is empty or ctx ends (shutdown
+// gives it a slice of its budget); what is left then is only in the log.
+func (a *Audit) Flush(ctx context.Context) {
+	for ctx.Err() == nil {
+		select {
+		case p := <-a.queue:
+			a.store(ctx, p)
+		default:
+			return
 		}
 	}
 }

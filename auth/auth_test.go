@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,14 +14,14 @@ import (
 )
 
 func TestPasswordHash(t *testing.T) {
-	h, err := HashPassword("correct horse")
+	h, err := HashPassword(context.Background(), "correct horse")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
 		t.Fatalf("hash %q is not a PHC argon2id string with the OWASP minimum", h)
 	}
-	h2, _ := HashPassword("correct horse")
+	h2, _ := HashPassword(context.Background(), "correct horse")
 	if h == h2 {
 		t.Fatal("two hashes of one password are equal: no salt")
 	}
@@ -27,14 +29,14 @@ func TestPasswordHash(t *testing.T) {
 		pw   string
 		want bool
 	}{{"correct horse", true}, {"correct horsE", false}, {"", false}} {
-		ok, err := VerifyPassword(tt.pw, h)
+		ok, err := VerifyPassword(context.Background(), tt.pw, h)
 		if err != nil || ok != tt.want {
 			t.Errorf("VerifyPassword(%q) = %v, %v; want %v", tt.pw, ok, err, tt.want)
 		}
 	}
 	for _, bad := range []string{"", "$argon2i$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA", "$argon2id$v=19$m=99999999,t=2,p=1$c2FsdA$aGFzaA",
 		"$argon2id$v=19$m=19456,t=2,p=1$!!$aGFzaA", "plain"} {
-		if _, err := VerifyPassword("x", bad); err == nil {
+		if _, err := VerifyPassword(context.Background(), "x", bad); err == nil {
 			t.Errorf("VerifyPassword accepted the hash %q", bad)
 		}
 	}
@@ -146,9 +148,10 @@ func TestSessionIndex(t *testing.T) {
 	for name, idx := range map[string]SessionIndex{"memory": NewMemoryIndex(), "redis": NewRedisIndex(rdb, prefix)} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			idx.Add(ctx, 1, "a")
-			idx.Add(ctx, 1, "b")
-			idx.Add(ctx, 2, "c")
+			later := time.Now().Add(time.Hour)
+			idx.Add(ctx, 1, "a", later)
+			idx.Add(ctx, 1, "b", later)
+			idx.Add(ctx, 2, "c", later)
 			idx.Remove(ctx, 1, "a")
 			got, err := idx.Take(ctx, 1)
 			if err != nil || len(got) != 1 || got[0] != "b" {
@@ -161,5 +164,61 @@ func TestSessionIndex(t *testing.T) {
 				t.Fatalf("user 2 lost its session: %v", other)
 			}
 		})
+	}
+}
+
+// TestSessionIndexForgetsExpired: a session past its expiry leaves the index by itself,
+// so the index of a user who keeps signing in does not grow without end.
+func TestSessionIndexForgetsExpired(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	clock := func() time.Time { return now }
+
+	mem := NewMemoryIndex()
+	mem.now = clock
+	rdb, prefix := testenv.MustRedis(t)
+	red := NewRedisIndex(rdb, prefix)
+	red.now = clock
+
+	for name, idx := range map[string]SessionIndex{"memory": mem, "redis": red} {
+		t.Run(name, func(t *testing.T) {
+			idx.Add(ctx, 7, "short", now.Add(time.Minute))
+			idx.Add(ctx, 7, "long", now.Add(3*time.Minute))
+			idx.Add(ctx, 8, "other", now.Add(time.Minute))
+			now = now.Add(2 * time.Minute) // "short" and "other" have expired
+			defer func() { now = now.Add(-2 * time.Minute) }()
+			idx.Add(ctx, 7, "new", now.Add(time.Hour))
+			got, err := idx.Take(ctx, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, []string{"long", "new"}) {
+				t.Fatalf("take after expiry = %v, want [long new]", got)
+			}
+			if got, _ := idx.Take(ctx, 8); len(got) != 0 {
+				t.Fatalf("an expired session of a quiet user was taken: %v", got)
+			}
+		})
+	}
+	// The memory index forgets quiet users' expired entries too, not only on Take.
+	now = now.Add(2 * time.Minute)
+	for i := range 300 {
+		mem.Add(ctx, int64(1000+i), "s", now.Add(time.Second))
+	}
+	now = now.Add(time.Minute)
+	for i := range 256 {
+		mem.Add(ctx, 1, fmt.Sprint("fresh", i), now.Add(time.Hour))
+	}
+	mem.mu.Lock()
+	users := len(mem.users)
+	mem.mu.Unlock()
+	if users != 1 {
+		t.Fatalf("memory index still holds %d users after their sessions expired", users)
+	}
+	// Redis: the set itself expires with its last session.
+	NewRedisIndex(rdb, prefix).Add(ctx, 9, "x", time.Now().Add(2*time.Second))
+	if ttl := rdb.PTTL(ctx, prefix+"9").Val(); ttl <= 0 || ttl > 2*time.Second {
+		t.Fatalf("redis index set TTL = %s, want the last session's expiry", ttl)
 	}
 }

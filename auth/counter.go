@@ -2,11 +2,13 @@ package auth
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tickstock/tickstock/rdb"
 )
 
 // Counter counts hits per key in fixed windows. Rate limits and login lockouts use it; the
@@ -112,7 +114,7 @@ func (r *RedisCounter) Hit(ctx context.Context, key string, window time.Duration
 	}
 	res, err := hitScript.Run(ctx, r.rdb, []string{r.prefix + key}, window.Milliseconds(), slide).Int64Slice()
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("count %s in redis: %w", key, err)
+		return 0, time.Time{}, rdb.Err("count "+key+" in redis", err)
 	}
 	return res[0], time.Now().Add(time.Duration(res[1]) * time.Millisecond), nil
 }
@@ -122,15 +124,15 @@ func (r *RedisCounter) Peek(ctx context.Context, key string) (int64, time.Time, 
 	pipe := r.rdb.Pipeline()
 	get := pipe.Get(ctx, r.prefix+key)
 	ttl := pipe.PTTL(ctx, r.prefix+key)
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return 0, time.Time{}, fmt.Errorf("peek %s in redis: %w", key, err)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return 0, time.Time{}, rdb.Err("peek "+key+" in redis", err)
 	}
 	n, err := get.Int64()
-	if err == redis.Nil {
+	if errors.Is(err, redis.Nil) {
 		return 0, time.Time{}, nil
 	}
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("peek %s in redis: %w", key, err)
+		return 0, time.Time{}, rdb.Err("peek "+key+" in redis", err)
 	}
 	return n, time.Now().Add(ttl.Val()), nil
 }
@@ -138,7 +140,7 @@ func (r *RedisCounter) Peek(ctx context.Context, key string) (int64, time.Time, 
 // Reset implements Counter.
 func (r *RedisCounter) Reset(ctx context.Context, key string) error {
 	if err := r.rdb.Del(ctx, r.prefix+key).Err(); err != nil {
-		return fmt.Errorf("reset %s in redis: %w", key, err)
+		return rdb.Err("reset "+key+" in redis", err)
 	}
 	return nil
 }

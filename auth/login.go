@@ -44,14 +44,14 @@ func (a *Accounts) Authenticate(ctx context.Context, counter Counter, email, pas
 	lockKey := "lock:" + EmailHash(email)
 	n, reset, err := counter.Peek(ctx, lockKey)
 	if err != nil {
-		return db.User{}, fmt.Errorf("%w: %v", ErrStoreUnavailable, err)
+		return db.User{}, fmt.Errorf("authenticate: %w", err)
 	}
 	if n >= MaxFailures {
 		return db.User{}, &ErrLocked{RetryAfter: time.Until(reset)}
 	}
 
 	var u db.User
-	err = db.WithSystem(ctx, a.pool, func(q *db.Queries) error {
+	err = db.ReadSystem(ctx, a.pool, func(q *db.Queries) error {
 		var err error
 		u, err = q.GetUserByEmail(ctx, strings.TrimSpace(email))
 		return err
@@ -59,11 +59,13 @@ func (a *Accounts) Authenticate(ctx context.Context, counter Counter, email, pas
 	ok := false
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		VerifyDummy(password)
+		if err := VerifyDummy(ctx, password); err != nil {
+			return db.User{}, fmt.Errorf("authenticate: %w", err)
+		}
 	case err != nil:
 		return db.User{}, fmt.Errorf("authenticate: look up user: %w", err)
 	default:
-		ok, err = VerifyPassword(password, u.PasswordHash)
+		ok, err = VerifyPassword(ctx, password, u.PasswordHash)
 		if err != nil {
 			return db.User{}, fmt.Errorf("authenticate: %w", err)
 		}
@@ -73,12 +75,12 @@ func (a *Accounts) Authenticate(ctx context.Context, counter Counter, email, pas
 		// The failure that reaches MaxFailures still gets the generic answer; the lock
 		// applies from the next attempt.
 		if _, _, err := counter.Hit(ctx, lockKey, LockoutWindow, true); err != nil {
-			return db.User{}, fmt.Errorf("%w: %v", ErrStoreUnavailable, err)
+			return db.User{}, fmt.Errorf("authenticate: %w", err)
 		}
 		return db.User{}, tickstock.Errorf(tickstock.EUNAUTHORIZED, MsgInvalidLogin)
 	}
 	if err := counter.Reset(ctx, lockKey); err != nil {
-		return db.User{}, fmt.Errorf("%w: %v", ErrStoreUnavailable, err)
+		return db.User{}, fmt.Errorf("authenticate: %w", err)
 	}
 	return u, nil
 }

@@ -1,16 +1,23 @@
-// Package auth holds password hashing, session helpers, the per-user session index and the
-// login lockout. It knows nothing of templ or pages.
+// Package auth holds password hashing (capped process-wide), accounts, sessions, the per-user
+// session index and the login lockout. It knows nothing of HTTP, templ or pages: sessions are
+// read and ended by id, and the handlers deal with cookies. Redis and PostgreSQL failures
+// leave it as tickstock.EUNAVAILABLE (through rdb.Err and db.Err).
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/tickstock/tickstock"
 )
 
 // Argon2id parameters: OWASP's minimum (m=19 MiB, t=2, p=1).
@@ -25,8 +32,58 @@ const (
 // ErrBadHash means a stored hash is not a PHC argon2id string this code can read.
 var ErrBadHash = errors.New("password hash is not a valid argon2id PHC string")
 
-// HashPassword returns a PHC string: $argon2id$v=19$m=19456,t=2,p=1$salt$hash.
-func HashPassword(password string) (string, error) {
+// hashSlots bounds the argon2id work of the whole process: each hash holds about 19 MiB, so
+// a login flood could otherwise exhaust memory. A caller waits at most HashWait for a slot.
+var hashSlots = newSlots(2*runtime.NumCPU(), HashWait)
+
+// HashWait is the longest a login, sign-up or password change waits for a hashing slot
+// before it gets 503.
+const HashWait = 5 * time.Second
+
+// slots is a counting semaphore with a bounded wait.
+type slots struct {
+	ch   chan struct{}
+	wait time.Duration
+}
+
+func newSlots(n int, wait time.Duration) *slots {
+	return &slots{ch: make(chan struct{}, max(n, 1)), wait: wait}
+}
+
+// acquire takes a slot, waiting up to s.wait (or until ctx ends): then EUNAVAILABLE.
+func (s *slots) acquire(ctx context.Context) error {
+	select {
+	case s.ch <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(s.wait)
+	defer t.Stop()
+	select {
+	case s.ch <- struct{}{}:
+		return nil
+	case <-t.C:
+		return &tickstock.Error{Code: tickstock.EUNAVAILABLE, Message: "Too many sign-ins at once. Please try again in a moment.",
+			Err: fmt.Errorf("no password hashing slot free within %s", s.wait)}
+	case <-ctx.Done():
+		return &tickstock.Error{Code: tickstock.EUNAVAILABLE, Message: "Too many sign-ins at once. Please try again in a moment.",
+			Err: fmt.Errorf("waiting for a password hashing slot: %w", ctx.Err())}
+	}
+}
+
+func (s *slots) release() { <-s.ch }
+
+// HashPassword returns a PHC string: $argon2id$v=19$m=19456,t=2,p=1$salt$hash. It waits for
+// a hashing slot (see HashWait).
+func HashPassword(ctx context.Context, password string) (string, error) {
+	if err := hashSlots.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer hashSlots.release()
+	return hashPassword(password)
+}
+
+func hashPassword(password string) (string, error) {
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: read salt: %w", err)
@@ -38,8 +95,17 @@ func HashPassword(password string) (string, error) {
 }
 
 // VerifyPassword compares password with a PHC hash in constant time. The parameters come
-// from the hash, so raising them later keeps old hashes valid.
-func VerifyPassword(password, phc string) (bool, error) {
+// from the hash, so raising them later keeps old hashes valid. It waits for a hashing slot
+// (see HashWait).
+func VerifyPassword(ctx context.Context, password, phc string) (bool, error) {
+	if err := hashSlots.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer hashSlots.release()
+	return verifyPassword(password, phc)
+}
+
+func verifyPassword(password, phc string) (bool, error) {
 	parts := strings.Split(phc, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return false, ErrBadHash
@@ -71,14 +137,16 @@ func VerifyPassword(password, phc string) (bool, error) {
 var dummyHash = mustHash("tickstock-dummy-password")
 
 func mustHash(pw string) string {
-	h, err := HashPassword(pw)
+	h, err := hashPassword(pw)
 	if err != nil {
 		panic(err)
 	}
 	return h
 }
 
-// VerifyDummy spends the same work as VerifyPassword and always reports false.
-func VerifyDummy(password string) {
-	_, _ = VerifyPassword(password, dummyHash)
+// VerifyDummy spends the same work as VerifyPassword (waiting for a slot the same way) and
+// always fails; its error is the slot's, if no slot came free.
+func VerifyDummy(ctx context.Context, password string) error {
+	_, err := VerifyPassword(ctx, password, dummyHash)
+	return err
 }

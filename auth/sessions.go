@@ -3,45 +3,42 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/session"
+	fiberredis "github.com/gofiber/storage/redis/v3"
 	"github.com/redis/go-redis/v9"
 
-	fiberredis "github.com/gofiber/storage/redis/v3"
+	"github.com/tickstock/tickstock/bus"
+	"github.com/tickstock/tickstock/rdb"
 )
 
-// Session lifetimes. A signed-in session ends MaxSessionAge after login, however active;
-// Fiber's own expiry slides, so the login time is stored and checked on every request.
+// Session lifetimes. A signed-in session ends MaxSessionAge after login however active the
+// user is. A signed-out visitor's session (it only holds the CSRF token of the login and
+// sign-up forms) ends after AnonIdle without a request.
 const (
-	MaxSessionAge  = 24 * time.Hour
-	anonSessionAge = 2 * time.Hour
-	CookieName     = "tickstock_session"
+	MaxSessionAge = 24 * time.Hour
+	AnonIdle      = time.Hour
+	CookieName    = "tickstock_session"
 )
 
-// Keys in the session data.
-const (
-	keyUserID  = "uid"
-	keyHandle  = "handle"
-	keyLoginAt = "login_at"
-	keyCSRF    = "csrf"
-)
+// touchEvery is how stale a signed-out session's idle clock may get before a request
+// pushes it forward: one write a minute at most, however many requests the visitor makes.
+const touchEvery = time.Minute
 
-// ErrStoreUnavailable wraps a failure of the session store (Redis down): callers answer 503.
-var ErrStoreUnavailable = errors.New("session store unavailable")
+// sessionIDLen is the length of an id from newSessionID: 32 random bytes, base64url.
+const sessionIDLen = 43
 
-// State is one request's session, copied out of Fiber's session so it can outlive the
-// request (SSE streams keep it).
+// State is one request's session, a plain copy that outlives the request (SSE streams keep
+// it). A State with no ID is a visitor who has no session yet.
 type State struct {
 	ID      string
 	UserID  int64 // 0 when signed out
 	Handle  string
 	LoginAt time.Time
 	CSRF    string
+	seen    time.Time // signed out: when the idle expiry was last pushed forward
 }
 
 // SignedIn reports whether a user is attached.
@@ -56,239 +53,205 @@ func (s *State) CheckCSRF(token string) bool {
 		subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRF)) == 1
 }
 
-// Sessions issues, loads and ends sessions, and tells listeners when one ends so its open
-// streams close too.
-type Sessions struct {
-	store   *session.Store
-	storage fiber.Storage
-	index   SessionIndex
-	now     func() time.Time
-
-	mu      sync.RWMutex
-	onEnded []func(sessionID string)
+// record is a session as stored.
+type record struct {
+	UserID  int64  `json:"uid,omitempty"`
+	Handle  string `json:"handle,omitempty"`
+	LoginAt int64  `json:"login_at,omitempty"`
+	Seen    int64  `json:"seen,omitempty"`
+	CSRF    string `json:"csrf"`
 }
 
-// SessionConfig chooses where sessions live and how the cookie is set.
+// Sessions issues, reads and ends sessions. It works on session ids, never on HTTP
+// requests: the handlers read the cookie and set it. Every session that ends is announced
+// on the bus, so its streams end on every instance.
+type Sessions struct {
+	storage Storage
+	index   SessionIndex
+	bus     bus.Bus
+	now     func() time.Time
+}
+
+// SessionConfig chooses where sessions live and where their ends are announced.
 type SessionConfig struct {
-	Redis        redis.UniversalClient // nil: process memory
-	KeyPrefix    string                // Redis key prefix, e.g. "tickstock:"
-	CookieSecure bool
+	Redis     redis.UniversalClient // nil: process memory
+	KeyPrefix string                // Redis key prefix, e.g. "tickstock:"
+	Bus       bus.Bus               // required: session ends are published here
+	// Storage, when set, holds the session records instead of Redis or memory (tests
+	// count what is written).
+	Storage Storage
 }
 
 // NewSessions builds the session service.
 func NewSessions(cfg SessionConfig) *Sessions {
-	var storage fiber.Storage
-	var index SessionIndex
+	if cfg.Bus == nil {
+		panic("auth.NewSessions: SessionConfig.Bus is required")
+	}
+	s := &Sessions{storage: cfg.Storage, bus: cfg.Bus, now: time.Now}
 	if cfg.Redis != nil {
-		storage = prefixStorage{Storage: fiberredis.NewFromConnection(cfg.Redis), prefix: cfg.KeyPrefix + "sess:"}
-		index = NewRedisIndex(cfg.Redis, cfg.KeyPrefix+"user_sessions:")
+		if s.storage == nil {
+			s.storage = prefixStorage{Storage: fiberredis.NewFromConnection(cfg.Redis), prefix: cfg.KeyPrefix + "sess:"}
+		}
+		s.index = NewRedisIndex(cfg.Redis, cfg.KeyPrefix+"user_sessions:")
 	} else {
-		storage = newMemoryStorage()
-		index = NewMemoryIndex()
+		if s.storage == nil {
+			s.storage = NewMemoryStorage()
+		}
+		s.index = NewMemoryIndex()
 	}
-	store := session.New(session.Config{
-		Storage:        storage,
-		Expiration:     anonSessionAge,
-		KeyLookup:      "cookie:" + CookieName,
-		CookiePath:     "/",
-		CookieSecure:   cfg.CookieSecure,
-		CookieHTTPOnly: true,
-		CookieSameSite: "Lax",
-		KeyGenerator:   func() string { return RandomToken(32) },
-	})
-	return &Sessions{store: store, storage: storage, index: index, now: time.Now}
+	return s
 }
 
-// OnEnded registers fn to hear of every session this instance ends.
-func (s *Sessions) OnEnded(fn func(sessionID string)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.onEnded = append(s.onEnded, fn)
-}
-
-func (s *Sessions) ended(sid string) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, fn := range s.onEnded {
-		fn(sid)
+// Peek reads the session an id names, writing nothing, so the rate limit can key on the
+// user before any write. It returns nil for an id that is malformed, unknown or ended: the
+// request then counts as signed out.
+func (s *Sessions) Peek(ctx context.Context, id string) (*State, error) {
+	if !wellFormedID(id) {
+		return nil, nil
 	}
-}
-
-// Load returns the request's session. A cookie naming an unknown id gets a new, empty
-// session (Fiber issues a fresh id). An expired login is ended. Every session gets a CSRF
-// token, so the login and register forms are protected too.
-func (s *Sessions) Load(c *fiber.Ctx) (*State, error) {
-	sess, err := s.store.Get(c)
+	b, err := s.storage.GetWithContext(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("%w: load session: %v", ErrStoreUnavailable, err)
+		return nil, rdb.Err("read session", err)
 	}
-	st := &State{ID: sess.ID()}
-	if uid, ok := sess.Get(keyUserID).(int64); ok && uid > 0 {
-		st.UserID = uid
-		st.Handle, _ = sess.Get(keyHandle).(string)
-		if at, ok := sess.Get(keyLoginAt).(int64); ok {
-			st.LoginAt = time.Unix(at, 0)
-		}
-		if !s.now().Before(st.Expires()) {
-			if err := sess.Reset(); err != nil { // expired: drop it, start anew
-				return nil, fmt.Errorf("%w: reset expired session: %v", ErrStoreUnavailable, err)
-			}
-			s.ended(st.ID)
-			st = &State{ID: sess.ID()}
-		}
+	if b == nil {
+		return nil, nil
 	}
-	st.CSRF, _ = sess.Get(keyCSRF).(string)
-	if st.CSRF == "" {
-		st.CSRF = RandomToken(32)
-		sess.Set(keyCSRF, st.CSRF)
-		if st.UserID > 0 {
-			sess.SetExpiry(time.Until(st.Expires()))
-		}
-		if err := sess.Save(); err != nil {
-			return nil, fmt.Errorf("%w: save session: %v", ErrStoreUnavailable, err)
-		}
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil || r.CSRF == "" {
+		return nil, nil // written by an older release, or damaged: start afresh
+	}
+	st := &State{ID: id, UserID: r.UserID, Handle: r.Handle, LoginAt: time.Unix(r.LoginAt, 0),
+		CSRF: r.CSRF, seen: time.Unix(r.Seen, 0)}
+	now := s.now()
+	if st.SignedIn() && !now.Before(st.Expires()) {
+		return nil, nil // the store's expiry is due; do not wait for it
+	}
+	if !st.SignedIn() && !now.Before(st.seen.Add(AnonIdle)) {
+		return nil, nil
 	}
 	return st, nil
+}
+
+// Issue starts a signed-out session under a new id, holding a new CSRF token. The handlers
+// call it only when a page needs a token, so a visitor who never sees a form costs no write.
+func (s *Sessions) Issue(ctx context.Context) (*State, error) {
+	now := s.now()
+	st := &State{ID: newSessionID(), CSRF: RandomToken(32), seen: time.Unix(now.Unix(), 0)}
+	if err := s.save(ctx, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Touch keeps a signed-out session alive while the visitor is active: it pushes the idle
+// expiry forward when the last push is over a minute old, and does nothing otherwise.
+// Signed-in sessions are never rewritten (they end MaxSessionAge after login), so a request
+// in flight cannot bring back a session that logout or disabling just ended.
+func (s *Sessions) Touch(ctx context.Context, st *State) error {
+	if st == nil || st.ID == "" || st.SignedIn() {
+		return nil
+	}
+	now := s.now()
+	if now.Sub(st.seen) < touchEvery {
+		return nil
+	}
+	st.seen = time.Unix(now.Unix(), 0)
+	return s.save(ctx, st)
 }
 
 // Login starts a signed-in session under a new id (an id planted before login is never
-// kept) with a new CSRF token, and indexes it under the user.
-func (s *Sessions) Login(c *fiber.Ctx, userID int64, handle string) (*State, error) {
-	sess, err := s.store.Get(c)
-	if err != nil {
-		return nil, fmt.Errorf("%w: load session: %v", ErrStoreUnavailable, err)
-	}
-	if err := sess.Reset(); err != nil {
-		return nil, fmt.Errorf("%w: reset session: %v", ErrStoreUnavailable, err)
-	}
+// kept) with a new CSRF token, indexes it under the user, and ends prev, the session the
+// browser had: a signed-in one ends with its streams, as when signing out.
+func (s *Sessions) Login(ctx context.Context, prev *State, userID int64, handle string) (*State, error) {
 	now := s.now()
-	st := &State{ID: sess.ID(), UserID: userID, Handle: handle, LoginAt: time.Unix(now.Unix(), 0), CSRF: RandomToken(32)}
-	sess.Set(keyUserID, userID)
-	sess.Set(keyHandle, handle)
-	sess.Set(keyLoginAt, st.LoginAt.Unix())
-	sess.Set(keyCSRF, st.CSRF)
-	sess.SetExpiry(MaxSessionAge)
-	if err := sess.Save(); err != nil {
-		return nil, fmt.Errorf("%w: save session: %v", ErrStoreUnavailable, err)
+	st := &State{ID: newSessionID(), UserID: userID, Handle: handle, LoginAt: time.Unix(now.Unix(), 0), CSRF: RandomToken(32)}
+	if err := s.save(ctx, st); err != nil {
+		return nil, err
 	}
-	if err := s.index.Add(c.UserContext(), userID, st.ID); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrStoreUnavailable, err)
+	if err := s.index.Add(ctx, userID, st.ID, st.Expires()); err != nil {
+		return nil, rdb.Err("index session", err)
+	}
+	if prev != nil && prev.ID != "" {
+		if err := s.End(ctx, prev, bus.ReasonLogout); err != nil {
+			return nil, err
+		}
 	}
 	return st, nil
 }
 
-// Logout destroys the request's session on the server and expires the cookie.
-func (s *Sessions) Logout(c *fiber.Ctx, st *State) error {
-	sess, err := s.store.Get(c)
-	if err != nil {
-		return fmt.Errorf("%w: load session: %v", ErrStoreUnavailable, err)
+// End destroys a session on the server. For a signed-in one it also leaves the user's
+// index, and its streams end with reason (bus.ReasonLogout, ReasonExpired, ...).
+func (s *Sessions) End(ctx context.Context, st *State, reason string) error {
+	if st == nil || st.ID == "" {
+		return nil
 	}
-	if err := sess.Destroy(); err != nil {
-		return fmt.Errorf("%w: destroy session: %v", ErrStoreUnavailable, err)
+	if err := s.storage.DeleteWithContext(ctx, st.ID); err != nil {
+		return rdb.Err("delete session", err)
 	}
-	if st.SignedIn() {
-		if err := s.index.Remove(c.UserContext(), st.UserID, st.ID); err != nil {
-			return fmt.Errorf("%w: %v", ErrStoreUnavailable, err)
-		}
+	if !st.SignedIn() {
+		return nil
 	}
-	s.ended(st.ID)
+	if err := s.index.Remove(ctx, st.UserID, st.ID); err != nil {
+		return rdb.Err("unindex session", err)
+	}
+	if err := s.bus.Publish(ctx, bus.SessionEnded{SessionID: st.ID, Reason: reason}); err != nil {
+		return fmt.Errorf("announce session end: %w", err)
+	}
 	return nil
 }
 
-// EndUser ends every session of a user (account disabled, log out everywhere). It returns
-// the ids it ended, so other instances can be told.
-func (s *Sessions) EndUser(ctx context.Context, userID int64) ([]string, error) {
+// EndUser ends every session of a user, in every browser, and announces that all of the
+// user's streams end with reason (account disabled, deleted). It returns the ids it ended.
+func (s *Sessions) EndUser(ctx context.Context, userID int64, reason string) ([]string, error) {
 	ids, err := s.index.Take(ctx, userID)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrStoreUnavailable, err)
+		return nil, rdb.Err("take sessions", err)
 	}
 	for _, sid := range ids {
-		if err := s.storage.Delete(sid); err != nil {
-			return nil, fmt.Errorf("%w: delete session: %v", ErrStoreUnavailable, err)
+		if err := s.storage.DeleteWithContext(ctx, sid); err != nil {
+			return nil, rdb.Err("delete session", err)
 		}
-		s.ended(sid)
+	}
+	if err := s.bus.Publish(ctx, bus.UserEnded{UserID: userID, Reason: reason}); err != nil {
+		return nil, fmt.Errorf("announce end of user's sessions: %w", err)
 	}
 	return ids, nil
 }
 
-// Alive reports whether a session id still exists in the store; streams poll it as a
-// safety net for sessions that simply expire.
-func (s *Sessions) Alive(sessionID string) (bool, error) {
-	b, err := s.storage.Get(sessionID)
+// save writes st to expire with it: MaxSessionAge after login, or AnonIdle after seen.
+func (s *Sessions) save(ctx context.Context, st *State) error {
+	r := record{UserID: st.UserID, Handle: st.Handle, CSRF: st.CSRF}
+	var ttl time.Duration
+	if st.SignedIn() {
+		r.LoginAt = st.LoginAt.Unix()
+		ttl = st.Expires().Sub(s.now())
+	} else {
+		r.Seen = st.seen.Unix()
+		ttl = st.seen.Add(AnonIdle).Sub(s.now())
+	}
+	ttl = max(ttl, time.Second)
+	b, err := json.Marshal(r)
 	if err != nil {
-		return false, fmt.Errorf("%w: %v", ErrStoreUnavailable, err)
+		return fmt.Errorf("encode session: %w", err)
 	}
-	return b != nil, nil
-}
-
-// prefixStorage namespaces session keys in a shared Redis.
-type prefixStorage struct {
-	fiber.Storage
-	prefix string
-}
-
-func (p prefixStorage) Get(k string) ([]byte, error) { return p.Storage.Get(p.prefix + k) }
-func (p prefixStorage) Set(k string, v []byte, exp time.Duration) error {
-	return p.Storage.Set(p.prefix+k, v, exp)
-}
-func (p prefixStorage) Delete(k string) error { return p.Storage.Delete(p.prefix + k) }
-
-// memoryStorage is a small fiber.Storage for process memory with expiry.
-type memoryStorage struct {
-	mu    sync.Mutex
-	items map[string]memItem
-	sets  int
-}
-
-type memItem struct {
-	v   []byte
-	exp time.Time
-}
-
-func newMemoryStorage() *memoryStorage { return &memoryStorage{items: make(map[string]memItem)} }
-
-func (m *memoryStorage) Get(k string) ([]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	it, ok := m.items[k]
-	if !ok || (!it.exp.IsZero() && time.Now().After(it.exp)) {
-		delete(m.items, k)
-		return nil, nil
+	if err := s.storage.SetWithContext(ctx, st.ID, b, ttl); err != nil {
+		return rdb.Err("store session", err)
 	}
-	return append([]byte(nil), it.v...), nil
+	return nil
 }
 
-func (m *memoryStorage) Set(k string, v []byte, exp time.Duration) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	it := memItem{v: append([]byte(nil), v...)}
-	if exp > 0 {
-		it.exp = time.Now().Add(exp)
+func newSessionID() string { return RandomToken(32) }
+
+// wellFormedID accepts only ids this code could have issued, so a junk cookie costs no read.
+func wellFormedID(id string) bool {
+	if len(id) != sessionIDLen {
+		return false
 	}
-	m.items[k] = it
-	if m.sets++; m.sets%1024 == 0 {
-		now := time.Now()
-		for key, v := range m.items {
-			if !v.exp.IsZero() && now.After(v.exp) {
-				delete(m.items, key)
-			}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
 		}
 	}
-	return nil
+	return true
 }
-
-func (m *memoryStorage) Delete(k string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.items, k)
-	return nil
-}
-
-func (m *memoryStorage) Reset() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.items = make(map[string]memItem)
-	return nil
-}
-
-func (m *memoryStorage) Close() error { return nil }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,9 @@ type Config struct {
 	SignupOpen    bool
 	MetricsAddr   string
 	LogJSON       bool
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client
+	// (TICKSTOCK_TRUSTED_PROXIES); none by default.
+	TrustedProxies []netip.Prefix
 }
 
 // FieldError is a bad value in one variable.
@@ -127,6 +131,36 @@ func (l *loader) hostPort(name, def string, required bool) string {
 	return v
 }
 
+// prefixes reads a comma-separated list of CIDRs; a bare address stands for itself alone.
+func (l *loader) prefixes(name string) []netip.Prefix {
+	raw := strings.TrimSpace(l.getenv(name))
+	if raw == "" {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, part := range strings.Split(raw, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				l.fail(name, raw, fmt.Sprintf("%q is not a CIDR such as 10.0.0.0/8 or an IP address", part))
+				return nil
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out
+}
+
 // Load reads the configuration through getenv. The error joins one FieldError per bad variable.
 func Load(getenv func(string) string) (Config, error) {
 	l := &loader{getenv: getenv}
@@ -147,6 +181,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogJSON:      l.oneOf("TICKSTOCK_LOG_FORMAT", "text", "text", "json") == "json",
 	}
 	c.PolygonAPIKey = strings.TrimSpace(getenv("POLYGON_API_KEY"))
+	c.TrustedProxies = l.prefixes("TICKSTOCK_TRUSTED_PROXIES")
 
 	if raw := strings.TrimSpace(getenv("TICKSTOCK_SIM_SEED")); raw != "" {
 		seed, err := strconv.ParseInt(raw, 10, 64)

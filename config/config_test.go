@@ -39,6 +39,25 @@ func TestLoadValid(t *testing.T) {
 	}
 }
 
+func TestLoadTrustedProxies(t *testing.T) {
+	c, err := Load(env(map[string]string{"TICKSTOCK_TRUSTED_PROXIES": " 10.1.2.3/8, 192.168.0.7 ,fd00::/8,::ffff:172.16.0.0/108"}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := []string{"10.0.0.0/8", "192.168.0.7/32", "fd00::/8", "172.16.0.0/12"}
+	if len(c.TrustedProxies) != len(want) {
+		t.Fatalf("TrustedProxies = %v, want %v", c.TrustedProxies, want)
+	}
+	for i, p := range c.TrustedProxies {
+		if p.String() != want[i] {
+			t.Errorf("TrustedProxies[%d] = %s, want %s", i, p, want[i])
+		}
+	}
+	if c, _ := Load(env(nil)); len(c.TrustedProxies) != 0 {
+		t.Fatalf("trusted proxies by default: %v", c.TrustedProxies)
+	}
+}
+
 func TestLoadUnsignedSeed(t *testing.T) {
 	c, err := Load(env(map[string]string{"TICKSTOCK_SIM_SEED": "18446744073709551615"}))
 	if err != nil || !c.SimSeedSet || uint64(c.SimSeed) != 18446744073709551615 {
@@ -72,6 +91,8 @@ func TestLoadBadValues(t *testing.T) {
 		{"log format", "TICKSTOCK_LOG_FORMAT", "xml", nil},
 		{"database url", "DATABASE_URL", "postgres://u:secret@host:notaport/db", nil},
 		{"redis url", "REDIS_URL", "http://u:secret@127.0.0.1:6379", nil},
+		{"trusted proxies bits", "TICKSTOCK_TRUSTED_PROXIES", "10.0.0.0/33", nil},
+		{"trusted proxies host name", "TICKSTOCK_TRUSTED_PROXIES", "10.0.0.1, proxy.local", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -111,11 +111,11 @@ func StartEmbedded(ctx context.Context, dataDir string, logger *slog.Logger) (*E
 	e.URL = "postgres://postgres@/" + embeddedDatabase + "?" + q.Encode()
 
 	if err := e.waitReady(ctx, adminURL, logPath); err != nil {
-		e.Stop()
+		e.Stop(context.Background())
 		return nil, err
 	}
 	if err := ensureDatabase(ctx, adminURL); err != nil {
-		e.Stop()
+		e.Stop(context.Background())
 		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
 	}
 	logger.Info("embedded PostgreSQL ready", "dir", pgdata, "socket", sockDir)
@@ -145,21 +145,45 @@ func (e *Embedded) waitReady(ctx context.Context, adminURL, logPath string) erro
 	}
 }
 
-// Stop shuts the cluster down (fast mode) and waits for it, at most 10 seconds.
-func (e *Embedded) Stop() error {
+// immediateStop is how long before ctx's deadline Stop gives up on a clean shutdown and
+// tells the cluster to stop at once.
+const immediateStop = 1500 * time.Millisecond
+
+// Stop shuts the cluster down by ctx's deadline (10 s without one). It asks for a fast
+// shutdown (sessions end, a checkpoint is written); if that has not finished shortly before
+// the deadline, an immediate one (the next start recovers from the WAL, losing nothing
+// committed); and if even that has not finished by the deadline, it kills the postmaster.
+func (e *Embedded) Stop(ctx context.Context) error {
 	if e == nil || e.cmd == nil || e.cmd.Process == nil {
 		return nil
 	}
 	defer e.log.Close()
-	_ = e.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-e.done:
-		e.done <- err
-		return nil
-	case <-time.After(10 * time.Second):
-		_ = e.cmd.Process.Kill()
-		return errors.New("embedded PostgreSQL: did not stop within 10s; killed")
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(10 * time.Second)
 	}
+	wait := func(until time.Time) bool {
+		t := time.NewTimer(time.Until(until))
+		defer t.Stop()
+		select {
+		case err := <-e.done:
+			e.done <- err
+			return true
+		case <-t.C:
+			return false
+		}
+	}
+	_ = e.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
+	if wait(deadline.Add(-immediateStop)) {
+		return nil
+	}
+	e.logger.Warn("embedded PostgreSQL: fast shutdown is slow; stopping immediately")
+	_ = e.cmd.Process.Signal(syscall.SIGQUIT) // immediate shutdown
+	if wait(deadline) {
+		return nil
+	}
+	_ = e.cmd.Process.Kill()
+	return errors.New("embedded PostgreSQL did not stop in time; killed")
 }
 
 func ensureDatabase(ctx context.Context, adminURL string) error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tickstock/tickstock"
 	"github.com/tickstock/tickstock/auth"
+	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/db"
 	"github.com/tickstock/tickstock/views"
 )
@@ -52,7 +53,7 @@ func (h *Handlers) Login(c *fiber.Ctx) error {
 		return err
 	}
 	form := views.AuthForm{CSRF: sessionOf(c).CSRF, Email: in.Email}
-	entry := auth.AuditEntry{IP: c.IP(), Email: in.Email}
+	entry := auth.AuditEntry{IP: h.clientIP(c), Email: in.Email}
 	if in.Email == "" || in.Password == "" {
 		return h.authFailed(c, fiber.StatusUnprocessableEntity, form, "Enter your email and password.", views.LoginForm, views.LoginPage, "Log in")
 	}
@@ -112,13 +113,16 @@ func (h *Handlers) Register(c *fiber.Ctx) error {
 	return h.signIn(c, u, auth.EventRegister)
 }
 
-// Logout handles "POST /auth/logout".
+// Logout handles "POST /auth/logout": the session ends on the server, with its streams.
 func (h *Handlers) Logout(c *fiber.Ctx) error {
 	st := sessionOf(c)
 	entry := h.auditEntry(c)
-	if err := h.sessions.Logout(c, st); err != nil {
+	ctx, cancel := timeout(c, 5*time.Second)
+	defer cancel()
+	if err := h.sessions.End(ctx, st, bus.ReasonLogout); err != nil {
 		return err
 	}
+	h.clearSessionCookie(c)
 	if st.SignedIn() {
 		h.audit.Record(auth.EventLogout, entry)
 	}
@@ -133,11 +137,17 @@ func (h *Handlers) Logout(c *fiber.Ctx) error {
 }
 
 // signIn starts the session after a good login or a sign-up and answers for the client.
+// The browser's previous session ends; if it was signed in, so do its streams.
 func (h *Handlers) signIn(c *fiber.Ctx, u db.User, event string) error {
-	if _, err := h.sessions.Login(c, u.ID, u.Handle); err != nil {
+	ctx, cancel := timeout(c, 5*time.Second)
+	defer cancel()
+	st, err := h.sessions.Login(ctx, sessionOf(c), u.ID, u.Handle)
+	if err != nil {
 		return err
 	}
-	h.audit.Record(event, auth.AuditEntry{UserID: u.ID, Handle: u.Handle, IP: c.IP()})
+	h.setSessionCookie(c, st)
+	c.Set("X-CSRF-Token", st.CSRF) // the new session's token, for programs that post next
+	h.audit.Record(event, auth.AuditEntry{UserID: u.ID, Handle: u.Handle, IP: h.clientIP(c)})
 	if wantsJSON(c) {
 		return c.JSON(fiber.Map{"success": true, "user": fiber.Map{"username": u.Username, "email": u.Email, "role": u.Role}})
 	}

@@ -71,7 +71,7 @@ func TestRegisterLoginLogout(t *testing.T) {
 }
 
 func TestSignupClosed(t *testing.T) {
-	app := MustApp(t, func(d *Deps) { d.SignupOpen = false })
+	app := MustApp(t, func(d *appSetup) { d.SignupOpen = false })
 	c := app.NewClient(t)
 	if r := c.get("/auth/register"); r.StatusCode != 404 {
 		t.Fatalf("GET register with signup closed: %d", r.StatusCode)
@@ -105,16 +105,15 @@ func TestSessionFixation(t *testing.T) {
 		t.Fatalf("login kept the pre-login session id")
 	}
 	// The pre-login id is dead on the server.
-	alive, err := app.deps.Sessions.Alive(before)
-	if err != nil || alive {
-		t.Fatalf("pre-login session still stored: %v %v", alive, err)
+	if st, err := app.deps.Sessions.Peek(context.Background(), before); err != nil || st != nil {
+		t.Fatalf("pre-login session still stored: %+v %v", st, err)
 	}
 }
 
 func TestCookieFlags(t *testing.T) {
 	for _, secure := range []bool{true, false} {
 		t.Run(fmt.Sprintf("secure=%v", secure), func(t *testing.T) {
-			app := MustApp(t, func(d *Deps) { d.Sessions = auth.NewSessions(auth.SessionConfig{CookieSecure: secure}) })
+			app := MustApp(t, func(d *appSetup) { d.CookieSecure = secure })
 			_, pw := app.MustUser(t, "flags@example.com", "flags")
 			c := app.NewClient(t)
 			c.get("/auth/login")
@@ -317,9 +316,9 @@ func TestRateLimit(t *testing.T) {
 
 func TestRateLimitSharedInRedis(t *testing.T) {
 	rdb, prefix := testenv.MustRedis(t)
-	a := MustApp(t, withRedis(rdb, prefix), func(d *Deps) { d.RateLimit = 10 })
+	a := MustApp(t, withRedis(rdb, prefix), func(d *appSetup) { d.RateLimit = 10 })
 	// A second app over the same Redis prefix, like a second instance.
-	b := MustApp(t, withRedis(rdb, prefix), func(d *Deps) { d.RateLimit = 10 })
+	b := MustApp(t, withRedis(rdb, prefix), func(d *appSetup) { d.RateLimit = 10 })
 	ca, cb := a.NewClient(t), b.NewClient(t)
 	got := 0
 	for i := 0; i < 10; i++ {

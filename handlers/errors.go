@@ -1,34 +1,22 @@
 package handlers
 
 import (
-	"context"
 	"errors"
-	"io"
-	"net"
 	"strings"
-	"syscall"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/tickstock/tickstock"
-	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/views"
 )
 
-// statusOf maps app error codes to HTTP status: the one place this mapping lives.
+// statusOf maps app error codes to HTTP status: the one place this mapping lives. The
+// storage packages (db, rdb, auth, settings) have already turned an unavailable PostgreSQL
+// or Redis into tickstock.EUNAVAILABLE and a missing row into tickstock.ENOTFOUND.
 func statusOf(err error) int {
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		return fe.Code
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fiber.StatusNotFound
-	}
-	if isUnavailable(err) {
-		return fiber.StatusServiceUnavailable
 	}
 	switch tickstock.ErrorCode(err) {
 	case tickstock.EINVALID:
@@ -53,30 +41,6 @@ func statusOf(err error) int {
 	return fiber.StatusInternalServerError
 }
 
-// isUnavailable reports whether err means PostgreSQL or Redis cannot be reached, so the
-// request fails closed with 503 rather than 500 (and never passes unchecked).
-func isUnavailable(err error) bool {
-	var connErr *pgconn.ConnectError
-	var netErr net.Error
-	switch {
-	case errors.Is(err, auth.ErrStoreUnavailable),
-		errors.As(err, &connErr),
-		errors.As(err, &netErr),
-		errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, redis.ErrClosed), errors.Is(err, redis.ErrPoolTimeout),
-		pgconn.Timeout(err):
-		return true
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		// 57P01..57P03: admin shutdown, crash shutdown, cannot connect now; 08xxx: connection.
-		return strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "08")
-	}
-	return false
-}
-
 // messageOf is the user-safe text for err at status.
 func messageOf(err error, status int) string {
 	var fe *fiber.Error
@@ -93,9 +57,6 @@ func messageOf(err error, status int) string {
 			return fe.Message
 		}
 	}
-	if status == fiber.StatusNotFound && errors.Is(err, pgx.ErrNoRows) {
-		return "Not found."
-	}
 	if status == fiber.StatusServiceUnavailable {
 		return "The service is temporarily unavailable. Please try again shortly."
 	}
@@ -107,7 +68,10 @@ func messageOf(err error, status int) string {
 func (h *Handlers) ErrorHandler(c *fiber.Ctx, err error) error {
 	status := statusOf(err)
 	msg := messageOf(err, status)
-	if status >= 500 {
+	switch {
+	case status == fiber.StatusServiceUnavailable: // a dependency is away: expected, and loud enough
+		h.logger.Warn("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+	case status >= 500:
 		h.logger.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
 	}
 	if status == fiber.StatusServiceUnavailable {

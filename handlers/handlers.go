@@ -5,14 +5,14 @@ package handlers
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/tickstock/tickstock/auth"
+	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/stream"
@@ -21,19 +21,27 @@ import (
 
 // Deps are the handlers' dependencies, built once by cmd/tickstock.
 type Deps struct {
-	Pool       *pgxpool.Pool
-	Redis      *redis.Client // nil without REDIS_URL
-	Logger     *slog.Logger
-	Sessions   *auth.Sessions
-	Counter    auth.Counter // rate limits and lockouts
-	Accounts   *auth.Accounts
-	Audit      *auth.Audit
-	RateLimit  int // requests per minute per user or IP
-	SignupOpen bool
-	Settings   *settings.Service
-	Hub        *stream.Hub
-	Publisher  *stream.Publisher
-	Market     MarketView // the latest market figures, for page loads (nil: none yet)
+	Checks         []Check // what /readyz asks: PostgreSQL, Redis when configured, the feed
+	Bus            bus.Bus // invalidations; New subscribes the hub, so ended sessions end their streams
+	Logger         *slog.Logger
+	Sessions       *auth.Sessions
+	Counter        auth.Counter // rate limits and lockouts
+	Accounts       *auth.Accounts
+	Audit          *auth.Audit
+	RateLimit      int  // requests per minute per user or IP
+	SignupOpen     bool // TICKSTOCK_SIGNUP
+	CookieSecure   bool // TICKSTOCK_COOKIE_SECURE
+	TrustedProxies []netip.Prefix
+	Settings       *settings.Service
+	Hub            *stream.Hub
+	Publisher      *stream.Publisher
+	Market         MarketView // the latest market figures, for page loads (nil: none yet)
+}
+
+// Check is one dependency /readyz asks: Ping returns nil while it can serve requests.
+type Check struct {
+	Name string
+	Ping func(ctx context.Context) error
 }
 
 // MarketView is what pages read from the running market: a summary for a set of symbols.
@@ -43,31 +51,42 @@ type MarketView interface {
 
 // Handlers serves every route. It has no globals: tests build one with their own Deps.
 type Handlers struct {
-	pool       *pgxpool.Pool
-	redis      *redis.Client
-	logger     *slog.Logger
-	sessions   *auth.Sessions
-	counter    auth.Counter
-	accounts   *auth.Accounts
-	audit      *auth.Audit
-	rateLimitN int
-	signupOpen bool
-	settings   *settings.Service
-	hub        *stream.Hub
-	publisher  *stream.Publisher
-	market     MarketView
+	checks         []Check
+	logger         *slog.Logger
+	sessions       *auth.Sessions
+	counter        auth.Counter
+	accounts       *auth.Accounts
+	audit          *auth.Audit
+	rateLimitN     int
+	signupOpen     bool
+	cookieSecure   bool
+	trustedProxies []netip.Prefix
+	settings       *settings.Service
+	hub            *stream.Hub
+	publisher      *stream.Publisher
+	market         MarketView
 }
 
-// New builds the handlers. It also ties sessions to streams: a session that ends here
-// (logout, expiry, disabled account) closes its open streams.
+// New builds the handlers. It also subscribes the stream hub to the bus, so whatever ends
+// a session, a user's access or an embed (on any instance) ends the matching streams here.
 func New(d Deps) *Handlers {
-	if d.Sessions != nil && d.Hub != nil {
+	if d.Bus != nil && d.Hub != nil {
 		hub := d.Hub
-		d.Sessions.OnEnded(func(sid string) { hub.EndSession(sid, "logout") })
+		d.Bus.Subscribe(func(m bus.Message) {
+			switch m := m.(type) {
+			case bus.SessionEnded:
+				hub.EndSession(m.SessionID, m.Reason)
+			case bus.UserEnded:
+				hub.EndUser(m.UserID, m.Reason)
+			case bus.EmbedRevoked:
+				hub.EndEmbed(m.EmbedID, bus.ReasonRevoked)
+			}
+		})
 	}
 	return &Handlers{
-		pool: d.Pool, redis: d.Redis, logger: d.Logger, sessions: d.Sessions, counter: d.Counter,
+		checks: d.Checks, logger: d.Logger, sessions: d.Sessions, counter: d.Counter,
 		accounts: d.Accounts, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
+		cookieSecure: d.CookieSecure, trustedProxies: d.TrustedProxies,
 		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market,
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tickstock/tickstock/auth"
+	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/db"
 	"github.com/tickstock/tickstock/internal/testenv"
 	"github.com/tickstock/tickstock/market"
@@ -43,15 +44,34 @@ type noSource struct{}
 
 func (noSource) Drain() market.Batch { return market.Batch{} }
 
-// appOption adjusts the dependencies before the app is built.
-type appOption func(*Deps)
+// appSetup is what options adjust before the app is built: the dependencies, and the pool
+// the app's own services use.
+type appSetup struct {
+	Deps
+	pool *pgxpool.Pool
+}
 
-// withRedis keeps sessions and counters in rdb under a prefix of the test's own.
+// appOption adjusts the setup before the app is built.
+type appOption func(*appSetup)
+
+// withRedis keeps sessions and counters in rdb under a prefix of the test's own, as
+// cmd/tickstock does with REDIS_URL.
 func withRedis(rdb *redis.Client, prefix string) appOption {
-	return func(d *Deps) {
-		d.Redis = rdb
+	return func(d *appSetup) {
 		d.Counter = auth.NewRedisCounter(rdb, prefix+"count:")
-		d.Sessions = auth.NewSessions(auth.SessionConfig{Redis: rdb, KeyPrefix: prefix})
+		d.Sessions = auth.NewSessions(auth.SessionConfig{Redis: rdb, KeyPrefix: prefix, Bus: d.Bus})
+		d.Checks = append(d.Checks, Check{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
+	}
+}
+
+// withPool runs the app on pool (say, one behind a fault proxy) instead of the direct one.
+func withPool(pool *pgxpool.Pool) appOption {
+	return func(d *appSetup) {
+		logger := testenv.Logger()
+		d.pool = pool
+		d.Checks[0] = Check{Name: "database", Ping: pool.Ping}
+		d.Audit = auth.NewAudit(pool, logger)
+		d.Settings = settings.NewService(pool, settings.WithLogger(logger), settings.WithBus(d.Bus))
 	}
 }
 
@@ -60,19 +80,24 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 	tb.Helper()
 	pool, _ := testenv.MustPool(tb)
 	logger := testenv.Logger()
-	d := Deps{
-		Pool: pool, Logger: logger,
-		Sessions:   auth.NewSessions(auth.SessionConfig{}),
+	b := bus.NewLocal()
+	d := &appSetup{pool: pool, Deps: Deps{
+		Checks:     []Check{{Name: "database", Ping: pool.Ping}},
+		Bus:        b,
+		Logger:     logger,
+		Sessions:   auth.NewSessions(auth.SessionConfig{Bus: b}),
 		Counter:    auth.NewMemoryCounter(),
-		Accounts:   auth.NewAccounts(pool),
 		Audit:      auth.NewAudit(pool, logger),
 		RateLimit:  100,
 		SignupOpen: true,
-		Settings:   settings.NewService(pool, settings.WithLogger(logger)),
+		Settings:   settings.NewService(pool, settings.WithLogger(logger), settings.WithBus(b)),
 		Hub:        stream.NewHub(0),
-	}
+	}}
 	for _, o := range opts {
-		o(&d)
+		o(d)
+	}
+	if d.Accounts == nil {
+		d.Accounts = auth.NewAccounts(d.pool, d.Sessions)
 	}
 	if d.Publisher == nil {
 		d.Publisher = stream.NewPublisher(stream.Config{Hub: d.Hub, Source: noSource{}, Settings: d.Settings,
@@ -80,7 +105,7 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go d.Audit.Run(ctx)
-	h := New(d)
+	h := New(d.Deps)
 	app := h.NewApp()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -92,7 +117,7 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 		d.Hub.Shutdown()
 		_ = app.ShutdownWithTimeout(5 * time.Second)
 	})
-	return &testApp{URL: "http://" + ln.Addr().String(), h: h, pool: pool, deps: d}
+	return &testApp{URL: "http://" + ln.Addr().String(), h: h, pool: pool, deps: d.Deps}
 }
 
 // MustUser creates an account and returns it with its password.

@@ -12,19 +12,16 @@ func (h *Handlers) Healthz(c *fiber.Ctx) error {
 	return c.SendString("ok")
 }
 
-// Readyz handles "GET /readyz": PostgreSQL (and Redis, when configured) answer.
+// Readyz handles "GET /readyz": every dependency check passes (PostgreSQL, Redis when
+// configured, the feed). The answer names the first that fails, nothing more.
 func (h *Handlers) Readyz(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	ctx, cancel := timeout(c, 2*time.Second)
 	defer cancel()
-	if err := h.pool.Ping(ctx); err != nil {
-		h.logger.Warn("not ready: database", "err", err)
-		return c.Status(fiber.StatusServiceUnavailable).SendString("database unavailable")
-	}
-	if h.redis != nil {
-		if err := h.redis.Ping(ctx).Err(); err != nil {
-			h.logger.Warn("not ready: redis", "err", err)
-			return c.Status(fiber.StatusServiceUnavailable).SendString("redis unavailable")
+	for _, chk := range h.checks {
+		if err := chk.Ping(ctx); err != nil {
+			h.logger.Warn("not ready", "check", chk.Name, "err", err)
+			return c.Status(fiber.StatusServiceUnavailable).SendString(chk.Name + " unavailable")
 		}
 	}
 	return c.SendString("ready")

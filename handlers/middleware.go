@@ -1,30 +1,45 @@
 package handlers
 
 import (
-	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tickstock/tickstock"
 	"github.com/tickstock/tickstock/auth"
+	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/db"
 	"github.com/tickstock/tickstock/views"
 )
 
 // Locals keys set by middleware.
 const (
-	localCSRF    = "csrf_token"
-	localUser    = "view_user"
+	localPeek    = "session_peek" // the session the cookie names, as read by rateLimit
 	localSession = "session"
 	localAccount = "account"
+	localUser    = "view_user"
+	localCSRF    = "csrf_token"
+	localIP      = "client_ip"
 )
 
-// sessionOf returns the request's session (set by withSession).
+// The middleware of every counted route runs in this order, so a flood costs one counter
+// step per request and nothing more:
+//
+//  1. rateLimit: reads the session the cookie names (no write, no database), and counts
+//     the request per user when signed in, else per client IP.
+//  2. withSession: keeps a signed-out visitor's session alive (a write at most once a
+//     minute).
+//  3. withUser: loads the signed-in user; one disabled or deleted meanwhile is signed out
+//     everywhere.
+//  4. csrfProtect: checks the token on state changes; issues a signed-out visitor's
+//     session, and so the token, only when a page needs one.
+
+// sessionOf returns the request's session (set by withSession; never nil after it). A
+// visitor without a session has a State with no ID.
 func sessionOf(c *fiber.Ctx) *auth.State {
 	st, _ := c.Locals(localSession).(*auth.State)
 	return st
@@ -36,56 +51,28 @@ func accountOf(c *fiber.Ctx) *db.User {
 	return u
 }
 
-// withSession loads the session and, for a signed-in session, the user. A user who was
-// disabled or deleted meanwhile is signed out here. Store or database failures fail
-// closed with 503.
-func (h *Handlers) withSession(c *fiber.Ctx) error {
-	st, err := h.sessions.Load(c)
-	if err != nil {
-		return err
-	}
-	if st.SignedIn() {
-		ctx, cancel := timeout(c, 5*time.Second)
-		var u db.User
-		err := db.WithUser(ctx, h.pool, st.UserID, func(q *db.Queries) error {
-			var err error
-			u, err = q.GetUserByID(ctx, st.UserID)
-			return err
-		})
-		cancel()
-		switch {
-		case errors.Is(err, pgx.ErrNoRows) || (err == nil && u.Disabled):
-			if err := h.sessions.Logout(c, st); err != nil {
-				return err
-			}
-			if st, err = h.sessions.Load(c); err != nil {
-				return err
-			}
-		case err != nil:
-			return err
-		default:
-			c.Locals(localAccount, &u)
-			c.Locals(localUser, &views.User{Handle: u.Handle, Username: u.Username, Email: u.Email, Role: u.Role})
+// rateLimit counts every request per user (per client IP when signed out) in one-minute
+// windows. Keying by the user's handle, not the session, means logging in again does not
+// reset it. It runs before anything else touches a store: the only read is the session the
+// cookie names, to find the user.
+func (h *Handlers) rateLimit(c *fiber.Ctx) error {
+	ctx, cancel := timeout(c, 3*time.Second)
+	defer cancel()
+	var st *auth.State
+	if id := c.Cookies(auth.CookieName); id != "" {
+		var err error
+		if st, err = h.sessions.Peek(ctx, id); err != nil {
+			return fmt.Errorf("rate limit: %w", err)
 		}
 	}
-	c.Locals(localSession, st)
-	c.Locals(localCSRF, st.CSRF)
-	c.Set("X-CSRF-Token", st.CSRF) // for programs that talk JSON and never read the meta tag
-	return c.Next()
-}
-
-// rateLimit counts every request per user (per IP when signed out) in one-minute windows.
-// Keying by the user's handle, not the session, means logging in again does not reset it.
-func (h *Handlers) rateLimit(c *fiber.Ctx) error {
-	key := "rl:ip:" + c.IP()
-	if st := sessionOf(c); st.SignedIn() {
+	c.Locals(localPeek, st)
+	key := "rl:ip:" + h.clientIP(c)
+	if st.SignedIn() {
 		key = "rl:user:" + st.Handle
 	}
-	ctx, cancel := timeout(c, 3*time.Second)
 	n, reset, err := h.counter.Hit(ctx, key, time.Minute, false)
-	cancel()
 	if err != nil {
-		return &tickstock.Error{Code: tickstock.EUNAVAILABLE, Message: "rate limiter unavailable", Err: err}
+		return fmt.Errorf("rate limit: %w", err)
 	}
 	secs := int(time.Until(reset).Round(time.Second).Seconds())
 	if secs < 1 {
@@ -101,22 +88,84 @@ func (h *Handlers) rateLimit(c *fiber.Ctx) error {
 	if n > int64(h.rateLimitN) {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
 		if n == int64(h.rateLimitN)+1 { // log the first refusal of a window, not every one
-			h.audit.Record(auth.EventRateLimited, h.auditEntry(c))
+			e := auth.AuditEntry{IP: h.clientIP(c), Path: c.Path()}
+			if st.SignedIn() {
+				e.UserID, e.Handle = st.UserID, st.Handle
+			}
+			h.audit.Record(auth.EventRateLimited, e)
 		}
 		return tickstock.Errorf(tickstock.ERATELIMIT, "Too many requests. Try again in %d seconds.", secs)
 	}
 	return c.Next()
 }
 
-// csrfProtect requires the session's token on every state-changing request, in the
-// _csrf form field or the X-CSRF-Token header. On HTTPS the Referer must name this host
-// (as Fiber's own CSRF middleware requires).
-func (h *Handlers) csrfProtect(c *fiber.Ctx) error {
-	switch c.Method() {
-	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions, fiber.MethodTrace:
+// withSession makes the session rateLimit read the request's session, and keeps a
+// signed-out visitor's session from idling out while they are active.
+func (h *Handlers) withSession(c *fiber.Ctx) error {
+	st, _ := c.Locals(localPeek).(*auth.State)
+	if st == nil {
+		st = &auth.State{}
+	} else if !st.SignedIn() {
+		ctx, cancel := timeout(c, 3*time.Second)
+		err := h.sessions.Touch(ctx, st)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	c.Locals(localSession, st)
+	return c.Next()
+}
+
+// withUser loads the signed-in user. A user who was disabled or deleted meanwhile has every
+// session and stream ended here, and the request goes on signed out. Store or database
+// failures fail closed with 503.
+func (h *Handlers) withUser(c *fiber.Ctx) error {
+	st := sessionOf(c)
+	if !st.SignedIn() {
 		return c.Next()
 	}
+	ctx, cancel := timeout(c, 5*time.Second)
+	defer cancel()
+	u, err := h.accounts.ByID(ctx, st.UserID)
+	switch {
+	case tickstock.ErrorCode(err) == tickstock.ENOTFOUND || (err == nil && u.Disabled):
+		if _, err := h.sessions.EndUser(ctx, st.UserID, bus.ReasonDisabled); err != nil {
+			return err
+		}
+		h.clearSessionCookie(c)
+		c.Locals(localSession, &auth.State{})
+	case err != nil:
+		return err
+	default:
+		c.Locals(localAccount, &u)
+		c.Locals(localUser, &views.User{Handle: u.Handle, Username: u.Username, Email: u.Email, Role: u.Role})
+	}
+	return c.Next()
+}
+
+// csrfProtect requires the session's token on every state-changing request, in the
+// _csrf form field or the X-CSRF-Token header. On HTTPS the Referer must name this host
+// (as Fiber's own CSRF middleware requires). A signed-out visitor gets a session, and so a
+// token, the first time they load a page; API calls and streams never need one.
+func (h *Handlers) csrfProtect(c *fiber.Ctx) error {
 	st := sessionOf(c)
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions, fiber.MethodTrace:
+		if st.CSRF == "" && pageRoute(c) {
+			ctx, cancel := timeout(c, 3*time.Second)
+			issued, err := h.sessions.Issue(ctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			h.setSessionCookie(c, issued)
+			st = issued
+			c.Locals(localSession, st)
+		}
+		exposeCSRF(c, st)
+		return c.Next()
+	}
 	ok := true
 	if c.Protocol() == "https" {
 		ref, err := url.Parse(c.Get(fiber.HeaderReferer))
@@ -130,7 +179,25 @@ func (h *Handlers) csrfProtect(c *fiber.Ctx) error {
 		h.audit.Record(auth.EventCSRFRejected, h.auditEntry(c))
 		return tickstock.Errorf(tickstock.EFORBIDDEN, "The form expired or came from elsewhere. Reload the page and try again.")
 	}
+	exposeCSRF(c, st)
 	return c.Next()
+}
+
+// pageRoute reports whether a GET may render a page (which carries the CSRF token), as
+// opposed to JSON under /api/ or a stream.
+func pageRoute(c *fiber.Ctx) bool {
+	p := c.Path()
+	return !strings.HasPrefix(p, "/api/") && !strings.HasSuffix(p, "/stream")
+}
+
+// exposeCSRF hands the session's token to the page (meta tag and forms) and, for programs
+// that talk JSON and never read the meta tag, to the X-CSRF-Token header.
+func exposeCSRF(c *fiber.Ctx, st *auth.State) {
+	if st.CSRF == "" {
+		return
+	}
+	c.Locals(localCSRF, st.CSRF)
+	c.Set("X-CSRF-Token", st.CSRF)
 }
 
 // requireUser lets only signed-in users through: pages redirect to the login form,
@@ -149,19 +216,29 @@ func (h *Handlers) requireUser(c *fiber.Ctx) error {
 	return c.Redirect("/auth/login", fiber.StatusSeeOther)
 }
 
-// requireAdmin lets only admins through (after requireUser).
-func (h *Handlers) requireAdmin(c *fiber.Ctx) error {
-	if u := accountOf(c); u == nil || u.Role != auth.RoleAdmin {
-		return tickstock.Errorf(tickstock.EFORBIDDEN, "This page is for admins.")
-	}
-	return c.Next()
-}
-
 // auditEntry describes the request's user for the auth log.
 func (h *Handlers) auditEntry(c *fiber.Ctx) auth.AuditEntry {
-	e := auth.AuditEntry{IP: c.IP(), Path: c.Path()}
+	e := auth.AuditEntry{IP: h.clientIP(c), Path: c.Path()}
 	if u := accountOf(c); u != nil {
 		e.UserID, e.Handle = u.ID, u.Handle
 	}
 	return e
+}
+
+// setSessionCookie points the browser at st: HttpOnly, SameSite=Lax, Path=/, Secure unless
+// TICKSTOCK_COOKIE_SECURE=false. A signed-in session's cookie expires with it; a
+// signed-out visitor's lasts the browser session (the server ends it after an idle hour).
+func (h *Handlers) setSessionCookie(c *fiber.Ctx, st *auth.State) {
+	ck := &fiber.Cookie{Name: auth.CookieName, Value: st.ID, Path: "/", HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteLaxMode, Secure: h.cookieSecure}
+	if st.SignedIn() {
+		ck.Expires = st.Expires()
+	}
+	c.Cookie(ck)
+}
+
+// clearSessionCookie tells the browser to forget its session cookie.
+func (h *Handlers) clearSessionCookie(c *fiber.Ctx) {
+	c.Cookie(&fiber.Cookie{Name: auth.CookieName, Value: "", Path: "/", HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteLaxMode, Secure: h.cookieSecure, Expires: time.Unix(0, 0)})
 }

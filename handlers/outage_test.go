@@ -12,9 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/tickstock/tickstock/auth"
-	"github.com/tickstock/tickstock/internal/testenv"
 )
 
 // privateRedis runs a redis-server of the test's own, so the test can stop and restart it
@@ -129,11 +126,7 @@ func TestDatabaseDownIs503(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	down := MustApp(t, func(d *Deps) {
-		d.Pool = pool
-		d.Accounts = auth.NewAccounts(pool)
-		d.Audit = auth.NewAudit(pool, testenv.Logger())
-	})
+	down := MustApp(t, withPool(pool))
 	c := down.NewClient(t)
 	if r := c.get("/readyz"); r.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz with PostgreSQL down: %d", r.StatusCode)

@@ -9,8 +9,9 @@ func (h *Handlers) Routes(app *fiber.App) {
 	app.Get("/healthz", h.Healthz)
 	app.Get("/readyz", h.Readyz)
 
-	// Everything below counts against the rate limit and carries a session.
-	app.Use(h.withSession, h.rateLimit, h.csrfProtect)
+	// Everything below counts against the rate limit and carries a session, in this order:
+	// the limit first, before any database query or session write (see middleware.go).
+	app.Use(h.rateLimit, h.withSession, h.withUser, h.csrfProtect)
 
 	app.Get("/", h.ShowHome)
 

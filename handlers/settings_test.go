@@ -23,7 +23,7 @@ const specDefaultFilters = `{"highlow": {"min_count": 0, "min_volume": 0},
 	"surges":  {"min_strength": "weak", "trigger": "any", "price_ranges": ["penny","low","mid","high"]}}`
 
 // unlimited lifts the rate limit for tests that make many requests as one user.
-var unlimited appOption = func(d *Deps) { d.RateLimit = 1 << 30 }
+var unlimited appOption = func(d *appSetup) { d.RateLimit = 1 << 30 }
 
 // signedIn creates a user and returns a client logged in as them.
 func signedIn(t *testing.T, app *testApp, email, username string) *client {

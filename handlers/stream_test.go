@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/db"
 	"github.com/tickstock/tickstock/internal/testenv"
 	"github.com/tickstock/tickstock/market"
@@ -443,39 +445,92 @@ func TestStreamAccess(t *testing.T) {
 	waitAuthEvent(t, app, "stream_unauthorized")
 }
 
-// TestEndUserEndsEverySessionAndStream is what disabling an account relies on: every
-// session of the user, in every browser, ends with its streams; other users keep theirs.
-func TestEndUserEndsEverySessionAndStream(t *testing.T) {
-	app := MustApp(t)
-	u, pw := app.MustUser(t, "everywhere@example.com", "everywhere")
-	_, pw2 := app.MustUser(t, "bystander@example.com", "bystander")
-	laptop, phone, other := app.NewClient(t), app.NewClient(t), app.NewClient(t)
-	laptop.login("everywhere@example.com", pw)
-	phone.login("everywhere@example.com", pw)
-	other.login("bystander@example.com", pw2)
-	s1, _ := laptop.openStream("/stream")
-	s2, _ := phone.openStream("/stream")
-	s3, _ := other.openStream("/stream")
-	waitConns(t, app, 3)
+// TestDisablingEndsEverySessionAndStream: disabling a user (through the account service,
+// until the admin pages exist) ends every session of theirs in every browser, and every
+// stream with `event: logout` / "disabled", within 5 s; other users keep theirs. Memory and
+// Redis sessions alike.
+func TestDisablingEndsEverySessionAndStream(t *testing.T) {
+	rdb, prefix := testenv.MustRedis(t)
+	for name, opts := range map[string][]appOption{"memory": nil, "redis": {withRedis(rdb, prefix)}} {
+		t.Run(name, func(t *testing.T) {
+			app := MustApp(t, opts...)
+			u, pw := app.MustUser(t, "everywhere@example.com", "everywhere")
+			_, pw2 := app.MustUser(t, "bystander@example.com", "bystander")
+			laptop, phone, tablet, other := app.NewClient(t), app.NewClient(t), app.NewClient(t), app.NewClient(t)
+			for _, c := range []*client{laptop, phone, tablet} {
+				c.login("everywhere@example.com", pw)
+			}
+			other.login("bystander@example.com", pw2)
+			s1, _ := laptop.openStream("/stream")
+			s2, _ := phone.openStream("/stream")
+			s3, _ := phone.openStream("/stream?format=json")
+			s4, _ := other.openStream("/stream")
+			waitConns(t, app, 4)
 
-	ids, err := app.deps.Sessions.EndUser(context.Background(), u.ID)
-	if err != nil || len(ids) != 2 {
-		t.Fatalf("EndUser: %v %v", ids, err)
+			start := time.Now()
+			if _, err := app.deps.Accounts.Disable(context.Background(), u.Handle); err != nil {
+				t.Fatalf("Disable: %v", err)
+			}
+			for _, s := range []*sseStream{s1, s2, s3} {
+				if ev := s.next(t, 5*time.Second, "logout"); ev.Data != "disabled" || ev.ID != "" {
+					t.Fatalf("logout event %+v, want data \"disabled\" and no id", ev)
+				}
+				select {
+				case <-s.done:
+				case <-time.After(5*time.Second - time.Since(start)):
+					t.Fatal("a stream stayed open more than 5 s after the user was disabled")
+				}
+			}
+			waitConns(t, app, 1)
+			for _, c := range []*client{laptop, phone, tablet} {
+				if r := c.get("/dashboard"); r.StatusCode != http.StatusSeeOther {
+					t.Fatalf("a session survived disabling: %d", r.StatusCode)
+				}
+			}
+			if r := other.get("/dashboard"); r.StatusCode != 200 {
+				t.Fatalf("another user's session ended: %d", r.StatusCode)
+			}
+			app.emit(t, testenv.MustSampleEvents(t)[:10]...)
+			s4.next(t, 5*time.Second, stream.EventMarket)
+			// Signed out for good: the right password is refused.
+			r := laptop.postForm("/auth/login", url.Values{"email": {"everywhere@example.com"}, "password": {pw}})
+			if r.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("login of a disabled user: %d", r.StatusCode)
+			}
+		})
 	}
-	for _, s := range []*sseStream{s1, s2} {
-		s.next(t, 5*time.Second, "logout")
-	}
+}
+
+// TestSigningInAgainEndsTheOldStream: a browser that signs in again (same user or another)
+// replaces its session, and the replaced session's streams end with `event: logout`.
+func TestSigningInAgainEndsTheOldStream(t *testing.T) {
+	app := MustApp(t)
+	_, pw := app.MustUser(t, "again@example.com", "againuser")
+	c := app.NewClient(t)
+	c.login("again@example.com", pw)
+	old := c.cookie(auth.CookieName).Value
+	s, _ := c.openStream("/stream")
 	waitConns(t, app, 1)
-	for _, c := range []*client{laptop, phone} {
-		if r := c.get("/dashboard"); r.StatusCode != http.StatusSeeOther {
-			t.Fatalf("a session survived EndUser: %d", r.StatusCode)
-		}
+
+	r := c.postForm("/auth/login", url.Values{"email": {"again@example.com"}, "password": {pw}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("second login: %d", r.StatusCode)
 	}
-	if r := other.get("/dashboard"); r.StatusCode != 200 {
-		t.Fatalf("another user's session ended: %d", r.StatusCode)
+	if ev := s.next(t, 5*time.Second, "logout"); ev.Data != "logout" {
+		t.Fatalf("the old stream ended with %+v", ev)
 	}
-	app.emit(t, testenv.MustSampleEvents(t)[:10]...)
-	s3.next(t, 5*time.Second, stream.EventMarket)
+	waitConns(t, app, 0)
+	if now := c.cookie(auth.CookieName).Value; now == old {
+		t.Fatal("signing in again kept the session id")
+	}
+	if st, _ := app.deps.Sessions.Peek(context.Background(), old); st != nil {
+		t.Fatal("the replaced session still exists")
+	}
+	// The new session streams as usual.
+	c.get("/dashboard")
+	if s2, r := c.openStream("/stream"); s2 == nil {
+		t.Fatalf("stream after signing in again: %d", r.StatusCode)
+	}
 }
 
 // TestStreamOpensWithRecentHistory: a new dashboard tab starts with the group's recent

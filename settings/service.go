@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -18,34 +16,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tickstock/tickstock"
+	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/db"
 )
 
-// Cache lifetimes. A save drops the saver's entry at once (on every instance, through the
-// Invalidator), so the TTL only bounds how stale a missed invalidation can leave a user.
+// Cache lifetimes. A save drops the saver's entry on every instance (through the bus), so
+// the TTL only bounds how stale a missed invalidation can leave a user.
 const (
 	DefaultTTL         = 30 * time.Second
 	DefaultUniverseTTL = 30 * time.Second
 )
-
-// Invalidator carries "this user's settings changed" to the other instances, so their
-// caches drop the user before the next emission. Each receiving instance calls
-// Service.Invalidate. The Service has already dropped its own entry when it publishes.
-type Invalidator interface {
-	Publish(ctx context.Context, userID int64) error
-}
-
-// NopInvalidator is the Invalidator of a single instance: there is no one else to tell.
-type NopInvalidator struct{}
-
-// Publish does nothing.
-func (NopInvalidator) Publish(context.Context, int64) error { return nil }
-
-// InvalidatorFunc adapts a function (such as a bus's publish method) to Invalidator.
-type InvalidatorFunc func(ctx context.Context, userID int64) error
-
-// Publish calls f.
-func (f InvalidatorFunc) Publish(ctx context.Context, userID int64) error { return f(ctx, userID) }
 
 // Option configures a Service.
 type Option func(*Service)
@@ -64,8 +44,11 @@ func WithUniverseTTL(d time.Duration) Option {
 // WithClock replaces time.Now, so tests can expire the cache without sleeping.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
-// WithInvalidator sets how saves reach other instances (default NopInvalidator).
-func WithInvalidator(inv Invalidator) Option { return func(s *Service) { s.inv = inv } }
+// WithBus sets the bus that carries invalidations (default: a bus of the service's own,
+// which reaches no other part of the app). The service publishes bus.SettingsChanged after
+// every save, and drops cached settings or universes when bus.SettingsChanged,
+// bus.UserEnded or bus.UniversesChanged arrives, its own included.
+func WithBus(b bus.Bus) Option { return func(s *Service) { s.bus = b } }
 
 // WithLogger sets where the service reports trouble it works around (default
 // slog.Default()): a failed invalidation publish, a stored filter row it cannot read.
@@ -103,7 +86,7 @@ type Stats struct {
 // settings change.
 type Service struct {
 	pool        *pgxpool.Pool
-	inv         Invalidator
+	bus         bus.Bus
 	now         func() time.Time
 	ttl         time.Duration
 	universeTTL time.Duration
@@ -139,7 +122,6 @@ type entry struct {
 func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
 	s := &Service{
 		pool:        pool,
-		inv:         NopInvalidator{},
 		now:         time.Now,
 		ttl:         DefaultTTL,
 		universeTTL: DefaultUniverseTTL,
@@ -150,7 +132,23 @@ func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
+	if s.bus == nil {
+		s.bus = bus.NewLocal()
+	}
+	s.bus.Subscribe(s.apply)
 	return s
+}
+
+// apply is the service's bus handler.
+func (s *Service) apply(m bus.Message) {
+	switch m := m.(type) {
+	case bus.SettingsChanged:
+		s.Invalidate(m.UserID)
+	case bus.UserEnded:
+		s.Invalidate(m.UserID)
+	case bus.UniversesChanged:
+		s.InvalidateUniverses()
+	}
 }
 
 // Get returns a user's settings: from the cache, or read under the user's own row-level
@@ -167,14 +165,14 @@ func (s *Service) Get(ctx context.Context, userID int64) (UserSettings, error) {
 	s.misses.Add(1)
 	tokens := s.beginLoads([]int64{userID})
 	var rows []db.LoadUserSettingsRow
-	err := db.WithUser(ctx, s.pool, userID, func(q *db.Queries) error {
+	err := db.ReadUser(ctx, s.pool, userID, func(q *db.Queries) error {
 		var err error
 		rows, err = q.LoadUserSettings(ctx, []int64{userID})
 		return err
 	})
 	if err != nil {
 		s.endLoads(tokens)
-		return UserSettings{}, dbErr("load settings of one user", err)
+		return UserSettings{}, fmt.Errorf("settings: load settings of one user: %w", err)
 	}
 	st := DefaultSettings()
 	if len(rows) == 1 && rows[0].UserID == userID {
@@ -216,14 +214,14 @@ func (s *Service) LoadMany(ctx context.Context, userIDs []int64) (map[int64]User
 
 	tokens := s.beginLoads(missing)
 	var rows []db.LoadUserSettingsRow
-	err := db.WithSystem(ctx, s.pool, func(q *db.Queries) error {
+	err := db.ReadSystem(ctx, s.pool, func(q *db.Queries) error {
 		var err error
 		rows, err = q.LoadUserSettings(ctx, missing)
 		return err
 	})
 	if err != nil {
 		s.endLoads(tokens)
-		return nil, dbErr(fmt.Sprintf("load settings of %d users", len(missing)), err)
+		return nil, fmt.Errorf("settings: load settings of %d users: %w", len(missing), err)
 	}
 	loaded := make(map[int64]Settings, len(missing))
 	for _, id := range missing {
@@ -256,7 +254,7 @@ func (s *Service) SaveFilters(ctx context.Context, userID int64, f Filters) (Fil
 		return q.UpsertUserFilters(ctx, db.UpsertUserFiltersParams{UserID: userID, Filters: b})
 	})
 	if err != nil {
-		return Filters{}, dbErr("save filters", err)
+		return Filters{}, fmt.Errorf("settings: save filters: %w", err)
 	}
 	s.changed(ctx, userID)
 	return f, nil
@@ -301,7 +299,7 @@ func (s *Service) UpdateFilters(ctx context.Context, userID int64, body []byte) 
 		return nil
 	})
 	if err != nil {
-		return Filters{}, dbErr("update filters", err)
+		return Filters{}, fmt.Errorf("settings: update filters: %w", err)
 	}
 	s.changed(ctx, userID)
 	return out, nil
@@ -347,15 +345,14 @@ func (s *Service) SaveSelection(ctx context.Context, userID int64, tracker strin
 		return nil
 	})
 	if err != nil {
-		return Selections{}, dbErr("save selection", err)
+		return Selections{}, fmt.Errorf("settings: save selection: %w", err)
 	}
 	s.changed(ctx, userID)
 	return sel, nil
 }
 
 // Invalidate drops a user's cached settings, so the next read (and so the next emission)
-// uses what is stored. The bus subscriber calls it when another instance saved; saves on
-// this instance call it themselves.
+// uses what is stored. The service's bus handler calls it for every save, on every instance.
 func (s *Service) Invalidate(userID int64) {
 	s.mu.Lock()
 	delete(s.users, userID)
@@ -363,21 +360,13 @@ func (s *Service) Invalidate(userID int64) {
 	s.mu.Unlock()
 }
 
-// InvalidateAll drops every cached user, for when invalidations may have been missed (the
-// bus reconnected).
-func (s *Service) InvalidateAll() {
-	s.mu.Lock()
-	clear(s.users)
-	clear(s.loading)
-	s.mu.Unlock()
-}
-
-// changed runs after a committed save: drop the local entry, then tell the other instances.
-// A failed publish is logged, not returned: the save itself succeeded, and the other
+// changed runs after a committed save: it announces the change, and every instance, this
+// one before Publish returns, drops the user's entry. A failed publish is logged, not
+// returned: the save itself succeeded, this instance has applied it anyway, and the other
 // instances' entries still expire within the TTL.
 func (s *Service) changed(ctx context.Context, userID int64) {
-	s.Invalidate(userID)
-	if err := s.inv.Publish(ctx, userID); err != nil {
+	if err := s.bus.Publish(ctx, bus.SettingsChanged{UserID: userID}); err != nil {
+		s.Invalidate(userID)
 		s.logger.Warn("settings: publish invalidation failed; other instances may serve old settings until the cache TTL",
 			"user_id", userID, "ttl", s.ttl, "err", err)
 	}
@@ -493,9 +482,14 @@ func (s *Service) Universes(ctx context.Context) ([]UniverseInfo, error) {
 	if ok {
 		return slices.Clone(infos), nil
 	}
-	rows, err := db.New(s.pool).ListUniverses(ctx)
+	var rows []db.ListUniversesRow
+	err := db.ReadSystem(ctx, s.pool, func(q *db.Queries) error {
+		var err error
+		rows, err = q.ListUniverses(ctx)
+		return err
+	})
 	if err != nil {
-		return nil, dbErr("list universes", err)
+		return nil, fmt.Errorf("settings: list universes: %w", err)
 	}
 	infos = make([]UniverseInfo, len(rows))
 	for i, r := range rows {
@@ -560,9 +554,14 @@ func (s *Service) loadMembers(ctx context.Context) (map[string][]string, error) 
 	if fresh {
 		return members, nil
 	}
-	rows, err := db.New(s.pool).ListUniverseMembers(ctx)
+	var rows []db.UniverseSymbol
+	err := db.ReadSystem(ctx, s.pool, func(q *db.Queries) error {
+		var err error
+		rows, err = q.ListUniverseMembers(ctx)
+		return err
+	})
 	if err != nil {
-		return nil, dbErr("list universe members", err)
+		return nil, fmt.Errorf("settings: list universe members: %w", err)
 	}
 	members = make(map[string][]string)
 	for _, r := range rows {
@@ -614,41 +613,4 @@ func (s *Service) Stats() Stats {
 	st.UniverseCacheSize = len(s.members)
 	s.umu.RUnlock()
 	return st
-}
-
-// dbErr wraps a database failure with what failed. Errors meant for users pass unchanged,
-// and a database that cannot be reached becomes tickstock.EUNAVAILABLE (503).
-func dbErr(what string, err error) error {
-	var te *tickstock.Error
-	if errors.As(err, &te) {
-		return err
-	}
-	err = fmt.Errorf("settings: %s: %w", what, err)
-	if unreachable(err) {
-		return &tickstock.Error{Code: tickstock.EUNAVAILABLE, Message: "The database is unavailable. Please try again shortly.", Err: err}
-	}
-	return err
-}
-
-// unreachable reports whether err means PostgreSQL could not be reached or is going away,
-// as opposed to a query that failed.
-func unreachable(err error) bool {
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return strings.HasPrefix(pe.Code, "08") || // connection exception
-			pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03" || // shutting down, cannot connect now
-			pe.Code == "53300" // too many connections
-	}
-	// A connection that broke mid-query surfaces as a network error without a PgError; a
-	// closed pool (shutdown) only as text.
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return true
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "closed pool")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tickstock/tickstock"
+	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/db"
 	"github.com/tickstock/tickstock/internal/testenv"
 	"github.com/tickstock/tickstock/settings"
@@ -475,14 +476,10 @@ func TestCacheInvalidationAndTTL(t *testing.T) {
 	ctx := context.Background()
 	clock := &fakeClock{now: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)}
 
-	// Two instances: one's saves reach the other through the Invalidator (the bus, later).
-	var other *settings.Service
-	inv := settings.InvalidatorFunc(func(_ context.Context, userID int64) error {
-		other.Invalidate(userID)
-		return nil
-	})
-	svc := settings.NewService(d.pool, settings.WithClock(clock.Now), settings.WithInvalidator(inv))
-	other = settings.NewService(d.pool, settings.WithClock(clock.Now))
+	// Two instances on one bus: one's saves reach the other.
+	b := bus.NewLocal()
+	svc := settings.NewService(d.pool, settings.WithClock(clock.Now), settings.WithBus(b))
+	other := settings.NewService(d.pool, settings.WithClock(clock.Now), settings.WithBus(b))
 	// A third instance nobody tells: only the TTL refreshes it.
 	deaf := settings.NewService(d.pool, settings.WithClock(clock.Now), settings.WithTTL(10*time.Second))
 
@@ -533,19 +530,49 @@ func TestCacheInvalidationAndTTL(t *testing.T) {
 		t.Fatalf("deaf instance after TTL: %+v", got)
 	}
 
-	// InvalidateAll drops everyone.
+	// Disabling the user (bus.UserEnded) drops them everywhere; a universe edit
+	// (bus.UniversesChanged) drops the cached universes.
 	MustGet(t, svc, id)
-	svc.InvalidateAll()
-	if st := svc.Stats(); st.FilterCacheSize != 0 {
-		t.Fatalf("after InvalidateAll, cache size %d", st.FilterCacheSize)
+	MustGet(t, other, id)
+	if err := b.Publish(ctx, bus.UserEnded{UserID: id, Reason: bus.ReasonDisabled}); err != nil {
+		t.Fatal(err)
 	}
+	for name, s := range map[string]*settings.Service{"saver": svc, "other": other} {
+		if st := s.Stats(); st.FilterCacheSize != 0 {
+			t.Errorf("%s instance kept the ended user cached: %+v", name, st)
+		}
+	}
+	if _, err := svc.Universes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	MustExec(t, d.url, `UPDATE universes SET description = 'edited' WHERE name = 'ETF_UNIVERSE'`)
+	if err := b.Publish(ctx, bus.UniversesChanged{}); err != nil {
+		t.Fatal(err)
+	}
+	infos, err := svc.Universes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range infos {
+		if u.Name == "ETF_UNIVERSE" && u.Description != "edited" {
+			t.Errorf("universe list not dropped on UniversesChanged: %+v", u)
+		}
+	}
+}
+
+// failingBus applies messages here but cannot reach other instances.
+type failingBus struct{ *bus.Local }
+
+func (f failingBus) Publish(ctx context.Context, m bus.Message) error {
+	_ = f.Local.Publish(ctx, m)
+	return errors.New("bus down")
 }
 
 func TestFailedInvalidationStillSaves(t *testing.T) {
 	d := MustDB(t)
 	svc := settings.NewService(d.pool,
 		settings.WithLogger(testenv.Logger()),
-		settings.WithInvalidator(settings.InvalidatorFunc(func(context.Context, int64) error { return errors.New("bus down") })))
+		settings.WithBus(failingBus{bus.NewLocal()}))
 	id := MustUser(t, d.pool, "busdown")
 	if _, err := svc.SaveFilters(context.Background(), id, customFilters()); err != nil {
 		t.Fatalf("SaveFilters failed because the invalidation did: %v", err)

@@ -57,7 +57,7 @@ func runWithInput(ctx context.Context, args []string, getenv func(string) string
 		if err != nil {
 			return err
 		}
-		return d.close()
+		return d.closeNow()
 	case "user":
 		if len(args) == 0 || args[0] != "add" {
 			return errors.New("usage: tickstock user add --email E [--username U] [--admin]")

@@ -51,8 +51,8 @@ func userAdd(ctx context.Context, cfg config.Config, logger *slog.Logger, args [
 	if err != nil {
 		return err
 	}
-	defer d.close()
-	u, err := auth.NewAccounts(d.pool).Create(ctx, acct)
+	defer d.closeNow()
+	u, err := auth.NewAccounts(d.pool, nil).Create(ctx, acct)
 	if err != nil {
 		if tickstock.ErrorCode(err) == tickstock.EINVALID {
 			return fmt.Errorf("user add: %s", tickstock.ErrorMessage(err))

@@ -152,3 +152,25 @@ func MustRedis(tb testing.TB) (*redis.Client, string) {
 	})
 	return rdb, prefix
 }
+
+// MustHostPort returns the host:port a PostgreSQL or Redis URL points at, so a test can put
+// a fault-injecting proxy in front of it.
+func MustHostPort(tb testing.TB, rawURL string) string {
+	tb.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		tb.Fatalf("URL %q has no host: %v", rawURL, err)
+	}
+	return u.Host
+}
+
+// WithHostPort returns rawURL pointing at hostport instead (a proxy in front of the server).
+func WithHostPort(tb testing.TB, rawURL, hostport string) string {
+	tb.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		tb.Fatalf("parse %q: %v", rawURL, err)
+	}
+	u.Host = hostport
+	return u.String()
+}

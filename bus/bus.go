@@ -1,0 +1,187 @@
+// Package bus carries invalidations between the parts of the app and, later, between
+// instances: "this user's settings changed", "this session ended", and so on. Publishers
+// (settings, auth) never call the caches or the stream hub directly; every instance,
+// the publishing one included, applies a message by receiving it from the bus.
+//
+// Messages are plain values that encode to JSON (Encode, Decode), so a Redis bus can carry
+// them between instances by swapping the implementation, not the callers. Local is the
+// in-process bus of a single instance; it sends every message through Encode and Decode
+// too, so a message that could not cross instances fails here first.
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+)
+
+// Reasons a session, a user's access or a credential ends. A stream that ends for one of
+// them sends `event: logout` with the reason as its data (SPEC section 7).
+const (
+	ReasonLogout   = "logout"   // signed out, or signed in again in the same browser
+	ReasonExpired  = "expired"  // the session reached its end
+	ReasonDisabled = "disabled" // the account was disabled or deleted
+	ReasonRevoked  = "revoked"  // the session, embed or token was revoked
+)
+
+// Message is one invalidation. The concrete types below are the only ones; each is a plain
+// value with no pointers or functions, so it survives Encode and Decode unchanged.
+type Message interface {
+	// Kind names the message type on the wire.
+	Kind() string
+}
+
+// SettingsChanged says a user's universes or filters changed: drop them from caches.
+type SettingsChanged struct {
+	UserID int64 `json:"user_id"`
+}
+
+// UniversesChanged says a universe was created or edited: drop cached universes.
+type UniversesChanged struct{}
+
+// SessionEnded says one session ended (logout, expiry, replaced by a new login, revoked):
+// its streams end with Reason.
+type SessionEnded struct {
+	SessionID string `json:"session_id"`
+	Reason    string `json:"reason"`
+}
+
+// UserEnded says everything of a user ends at once: every session, stream, embed and API
+// token (account disabled or deleted). Caches drop the user.
+type UserEnded struct {
+	UserID int64  `json:"user_id"`
+	Reason string `json:"reason"`
+}
+
+// EmbedRevoked says one embed link was revoked: its streams end.
+type EmbedRevoked struct {
+	EmbedID string `json:"embed_id"` // the link's handle
+}
+
+// TokenRevoked says one API token was revoked: its streams end.
+type TokenRevoked struct {
+	TokenID string `json:"token_id"` // the token's handle
+}
+
+// Kind implements Message.
+func (SettingsChanged) Kind() string { return "settings_changed" }
+
+// Kind implements Message.
+func (UniversesChanged) Kind() string { return "universes_changed" }
+
+// Kind implements Message.
+func (SessionEnded) Kind() string { return "session_ended" }
+
+// Kind implements Message.
+func (UserEnded) Kind() string { return "user_ended" }
+
+// Kind implements Message.
+func (EmbedRevoked) Kind() string { return "embed_revoked" }
+
+// Kind implements Message.
+func (TokenRevoked) Kind() string { return "token_revoked" }
+
+// Handler applies one message on this instance. It must be quick and must not block: it
+// runs on the publisher's goroutine with the in-process bus, and on the receiving loop
+// with a shared one.
+type Handler func(Message)
+
+// Bus publishes invalidations to every instance and delivers them to this instance's
+// handlers.
+type Bus interface {
+	// Publish delivers m to every handler on this instance before it returns (so the
+	// publisher's next step already sees its effect), then to the other instances. An error
+	// means other instances may not hear of m; this instance has applied it regardless.
+	Publish(ctx context.Context, m Message) error
+	// Subscribe adds h for every message from now on, for the life of the bus.
+	Subscribe(h Handler)
+}
+
+// envelope is a message on the wire.
+type envelope struct {
+	Kind string          `json:"kind"`
+	Data json.RawMessage `json:"data"`
+}
+
+// Encode writes m as JSON: {"kind":"...","data":{...}}.
+func Encode(m Message) ([]byte, error) {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("bus: encode %s: %w", m.Kind(), err)
+	}
+	return json.Marshal(envelope{Kind: m.Kind(), Data: data})
+}
+
+// Decode reads what Encode wrote. An unknown kind (from a newer release) is an error the
+// receiver logs and skips.
+func Decode(b []byte) (Message, error) {
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, fmt.Errorf("bus: decode message: %w", err)
+	}
+	var m Message
+	var err error
+	switch env.Kind {
+	case SettingsChanged{}.Kind():
+		m, err = decodeAs[SettingsChanged](env.Data)
+	case UniversesChanged{}.Kind():
+		m, err = decodeAs[UniversesChanged](env.Data)
+	case SessionEnded{}.Kind():
+		m, err = decodeAs[SessionEnded](env.Data)
+	case UserEnded{}.Kind():
+		m, err = decodeAs[UserEnded](env.Data)
+	case EmbedRevoked{}.Kind():
+		m, err = decodeAs[EmbedRevoked](env.Data)
+	case TokenRevoked{}.Kind():
+		m, err = decodeAs[TokenRevoked](env.Data)
+	default:
+		return nil, fmt.Errorf("bus: unknown message kind %q", env.Kind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bus: decode %s: %w", env.Kind, err)
+	}
+	return m, nil
+}
+
+func decodeAs[T Message](data json.RawMessage) (Message, error) {
+	var v T
+	err := json.Unmarshal(data, &v)
+	return v, err
+}
+
+// Local is the bus of a single instance: Publish hands each message, after a round trip
+// through Encode and Decode, to every handler in the order they subscribed.
+type Local struct {
+	mu       sync.RWMutex
+	handlers []Handler
+}
+
+// NewLocal returns an in-process bus with no subscribers.
+func NewLocal() *Local { return &Local{} }
+
+// Publish implements Bus.
+func (l *Local) Publish(_ context.Context, m Message) error {
+	b, err := Encode(m)
+	if err != nil {
+		return err
+	}
+	got, err := Decode(b)
+	if err != nil {
+		return err
+	}
+	l.mu.RLock()
+	hs := l.handlers
+	l.mu.RUnlock()
+	for _, h := range hs {
+		h(got)
+	}
+	return nil
+}
+
+// Subscribe implements Bus.
+func (l *Local) Subscribe(h Handler) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.handlers = append(l.handlers[:len(l.handlers):len(l.handlers)], h)
+}
