@@ -267,9 +267,9 @@ func (p *Publisher) unassign() {
 	}
 }
 
-// attachGroup resolves the group a new stream of user uid joins: from the remembered
-// settings when they are recent, else read now (within ctx, and within LoadTimeout when
-// remembered settings can stand in), building the group's matcher if it is new.
+// attachGroup resolves the group a new stream of user uid joins: the settings are read now
+// (within ctx, and within LoadTimeout when remembered settings can stand in), and the
+// group's matcher is built if the group is new.
 func (p *Publisher) attachGroup(ctx context.Context, uid int64) (*group, settings.Settings, bool, error) {
 	if err := p.mu.LockContext(ctx); err != nil {
 		return nil, settings.Settings{}, false, busy(err)
@@ -279,32 +279,31 @@ func (p *Publisher) attachGroup(ctx context.Context, uid int64) (*group, setting
 		cp := *u
 		known = &cp
 	}
-	now := p.cfg.Now()
 	p.mu.Unlock()
 
-	key, st, fresh := "", settings.Settings{}, false
+	// The service's answer comes first (usually from its cache, which a save clears, so a
+	// tab opened right after a change joins the new group); remembered settings stand in
+	// only when it cannot answer in time.
+	gctx := ctx
+	if known != nil {
+		var cancel context.CancelFunc
+		gctx, cancel = context.WithTimeout(ctx, p.cfg.LoadTimeout)
+		defer cancel()
+	}
+	var key string
+	var st settings.Settings
+	fresh := false
+	us, err := p.cfg.Settings.Get(gctx, uid)
 	switch {
-	case known != nil && now.Sub(known.loaded) <= 2*p.cfg.Interval:
+	case err == nil:
+		st = us.Settings.Normalized()
+		key, fresh = st.Key(), true
+	case known != nil:
+		p.stale.Add(1)
+		p.cfg.Logger.Warn("publisher: attach: settings unavailable; using the last known", "err", err)
 		key, st = known.key, known.settings
 	default:
-		gctx := ctx
-		if known != nil {
-			var cancel context.CancelFunc
-			gctx, cancel = context.WithTimeout(ctx, p.cfg.LoadTimeout)
-			defer cancel()
-		}
-		us, err := p.cfg.Settings.Get(gctx, uid)
-		switch {
-		case err == nil:
-			st = us.Settings.Normalized()
-			key, fresh = st.Key(), true
-		case known != nil:
-			p.stale.Add(1)
-			p.cfg.Logger.Warn("publisher: attach: settings unavailable; using the last known", "err", err)
-			key, st = known.key, known.settings
-		default:
-			return nil, settings.Settings{}, false, fmt.Errorf("attach stream: load settings: %w", err)
-		}
+		return nil, settings.Settings{}, false, fmt.Errorf("attach stream: load settings: %w", err)
 	}
 
 	if err := p.mu.LockContext(ctx); err != nil {

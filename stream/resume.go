@@ -36,8 +36,8 @@ const (
 // directly, ahead of the live queue, so none of it is dropped.
 //
 // Attach waits no longer than ctx. It needs no database when the user's settings are
-// known (the user streamed within the resume window): it then tries a fresh read for at
-// most LoadTimeout and falls back to the last known settings.
+// known (the user streamed within the resume window): it then tries the settings service
+// for at most LoadTimeout and falls back to the last known settings.
 func (p *Publisher) Attach(ctx context.Context, c *Conn, last *EventID) error {
 	g, st, fresh, err := p.attachGroup(ctx, c.UserID)
 	if err != nil {

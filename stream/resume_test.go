@@ -307,3 +307,23 @@ func TestLoneGroupIsKeptForTheWindow(t *testing.T) {
 		t.Fatalf("%d emissions kept", m.KeptEmissions)
 	}
 }
+
+// TestAttachFollowsASettingsChange: a tab opened right after a settings change joins the
+// new settings' group at once, not the remembered one, so it shows no history filtered by
+// the old settings.
+func TestAttachFollowsASettingsChange(t *testing.T) {
+	p, _ := lonePublisher(t, Config{})
+	attachWith(t, p, FormatHTML, 64, nil)
+	p.Publish(context.Background(), Batch{Events: testenv.MustSampleEvents(t)})
+	m := p.cfg.Settings.(*memSettings)
+	us := m.users[1]
+	us.Filters.Trends.Direction = "down"
+	m.users[1] = us
+	r := attachWith(t, p, FormatHTML, 4, nil)
+	if len(r.backlog) != 0 {
+		t.Fatalf("the new tab got %d emissions of the old settings' group", len(r.backlog))
+	}
+	if p.UniqueGroups() != 2 {
+		t.Fatalf("%d groups, want the old one (kept for resume) and the new one", p.UniqueGroups())
+	}
+}
