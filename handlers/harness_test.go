@@ -36,13 +36,13 @@ type testApp struct {
 // emit publishes one batch now, as the publisher's ticker would.
 func (a *testApp) emit(tb testing.TB, events ...market.Event) {
 	tb.Helper()
-	a.deps.Publisher.Publish(context.Background(), market.Batch{Events: events})
+	a.deps.Publisher.Publish(context.Background(), stream.Batch{Events: events})
 }
 
 // noSource is the publisher's source in tests, which publish batches by hand.
 type noSource struct{}
 
-func (noSource) Drain() market.Batch { return market.Batch{} }
+func (noSource) Next() stream.Batch { return stream.Batch{} }
 
 // appSetup is what options adjust before the app is built: the dependencies, and the pool
 // the app's own services use.

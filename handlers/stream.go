@@ -70,7 +70,9 @@ func (h *Handlers) serveStream(c *fiber.Ctx, conn *stream.Conn, expires time.Tim
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer hub.Unregister(conn)
 		defer conn.Close("client gone")
-		err := stream.Serve(w, conn, stream.ServeOptions{SetWriteDeadline: netConn.SetWriteDeadline, Expires: expires})
+		err := stream.Serve(w, conn, stream.ServeOptions{
+			SetWriteDeadline: netConn.SetWriteDeadline, Expires: expires, Shutdown: hub.Closing(),
+		})
 		if err != nil {
 			logger.Debug("stream ended", "err", err)
 		}

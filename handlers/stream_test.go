@@ -325,6 +325,7 @@ func TestStreamResume(t *testing.T) {
 	events := testenv.MustSampleEvents(t)
 	app.emit(t, events[0:40]...)
 	first := s.next(t, 5*time.Second, stream.EventHighs, stream.EventLows, stream.EventTrending, stream.EventSurging)
+	firstID, _ := stream.ParseEventID(first.ID)
 	s.close() // the server notices at its next write; resume does not depend on it
 
 	// Missed while away: the rest of emission 1 and all of emissions 2 and 3.
@@ -332,41 +333,166 @@ func TestStreamResume(t *testing.T) {
 	app.emit(t, events[80:120]...)
 
 	r, _ := c.openStream("/stream", "Last-Event-ID", first.ID)
-	var ids []string
+	var ids []stream.EventID
 	deadline := time.After(5 * time.Second)
 loop:
 	for {
 		select {
 		case ev := <-r.events:
-			ids = append(ids, ev.ID)
-			if strings.HasPrefix(ev.ID, "3.") && ev.Event == stream.EventMarket {
+			id, ok := stream.ParseEventID(ev.ID)
+			if !ok {
+				t.Fatalf("resumed event %s without a valid id %q", ev.Event, ev.ID)
+			}
+			ids = append(ids, id)
+			if id.Seq == firstID.Seq+2 && ev.Event == stream.EventMarket {
 				break loop
 			}
 		case <-deadline:
 			break loop
 		}
 	}
-	firstID, _ := stream.ParseEventID(first.ID)
 	if len(ids) == 0 {
 		t.Fatal("resume sent nothing")
 	}
+	prev := firstID
+	seqs := map[uint64]bool{}
 	for _, id := range ids {
-		got, ok := stream.ParseEventID(id)
-		if !ok || !got.After(firstID) {
-			t.Fatalf("resume re-sent %s (last seen %s)", id, first.ID)
+		if !id.After(prev) {
+			t.Fatalf("resume out of order or repeated: %v after %v (last seen %s)", id, prev, first.ID)
 		}
+		prev = id
+		seqs[id.Seq] = true
 	}
-	if !strings.HasPrefix(ids[len(ids)-1], "3.") {
-		t.Fatalf("resume did not reach emission 3: %v", ids)
+	if ids[0] != (stream.EventID{Seq: firstID.Seq, Part: firstID.Part + 1}) {
+		t.Fatalf("resume did not start right after %s: %v", first.ID, ids[0])
 	}
-	has2 := false
-	for _, id := range ids {
-		if strings.HasPrefix(id, "2.") {
-			has2 = true
-		}
+	if len(seqs) != 3 || !seqs[firstID.Seq+1] || !seqs[firstID.Seq+2] {
+		t.Fatalf("resume did not cover the rest of emission 1 and emissions 2 and 3: %v", ids)
 	}
-	if !has2 {
-		t.Fatalf("resume skipped emission 2: %v", ids)
+}
+
+// TestStreamLoneTabResumes is SPEC section 7's lone tab: its stream is the only one of its
+// settings group, it goes away, the server notices and closes it, emissions go on, and the
+// reconnect with Last-Event-ID gets exactly the emissions it missed, in order, once.
+func TestStreamLoneTabResumes(t *testing.T) {
+	for _, tc := range []struct {
+		name, query, last string
+	}{{"html", "", stream.EventMarket}, {"json", "?format=json", stream.EventJSON}} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := MustApp(t)
+			_, pw := app.MustUser(t, "lone-"+tc.name+"@example.com", "lone"+tc.name)
+			c := app.NewClient(t)
+			c.login("lone-"+tc.name+"@example.com", pw)
+			events := testenv.MustSampleEvents(t)
+			var chunks [][]market.Event
+			for i, n := 0, len(events)/5; i < 5; i++ {
+				chunks = append(chunks, events[i*n:(i+1)*n])
+			}
+
+			s, _ := c.openStream("/stream" + tc.query)
+			waitConns(t, app, 1)
+			app.emit(t, chunks[0]...)
+			seen := s.next(t, 5*time.Second, tc.last) // the end of emission 1
+			seenID, _ := stream.ParseEventID(seen.ID)
+			s.close()
+
+			// The server learns that the client went away at its next writes; emissions that
+			// go out meanwhile are missed too. Then three emissions with no stream at all.
+			missed := 0
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				if _, n := app.deps.Hub.Counts(); n == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the server never noticed the closed stream")
+				}
+				app.emit(t)
+				missed++
+				time.Sleep(50 * time.Millisecond)
+			}
+			for _, ch := range chunks[1:4] {
+				app.emit(t, ch...)
+				missed++
+			}
+
+			r, _ := c.openStream("/stream"+tc.query, "Last-Event-ID", seen.ID)
+			var got []sseEvent
+			for want := seenID.Seq + uint64(missed); ; {
+				ev := r.next(t, 5*time.Second, stream.EventHighs, stream.EventLows, stream.EventTrending,
+					stream.EventSurging, stream.EventMarket, stream.EventJSON, stream.EventReset)
+				if ev.Event == stream.EventReset {
+					t.Fatalf("the resume was refused with a reset (%q) after %d events", ev.Data, len(got))
+				}
+				got = append(got, ev)
+				if id, _ := stream.ParseEventID(ev.ID); id.Seq == want && ev.Event == tc.last {
+					break
+				}
+			}
+			// Exactly the missed emissions, whole, in order: seq+1 … seq+missed, each ending
+			// with its last event, and the three with events carry the rows they should.
+			prev, emissions := seenID, 0
+			rows := map[uint64]int{}
+			for _, ev := range got {
+				id, ok := stream.ParseEventID(ev.ID)
+				if !ok || !id.After(prev) || (id.Seq != prev.Seq && id.Seq != prev.Seq+1) {
+					t.Fatalf("resumed %s %q after %v: not the next event", ev.Event, ev.ID, prev)
+				}
+				if id.Seq != prev.Seq && id.Part != 1 {
+					t.Fatalf("emission %d starts at part %d", id.Seq, id.Part)
+				}
+				prev = id
+				if ev.Event == tc.last {
+					emissions++
+				}
+				rows[id.Seq] += strings.Count(ev.Data, `<tr data-symbol="`) + strings.Count(ev.Data, `"symbol":`)
+			}
+			if emissions != missed {
+				t.Fatalf("resume brought %d emissions, missed %d", emissions, missed)
+			}
+			for k := 1; k <= 3; k++ {
+				if seq := seenID.Seq + uint64(missed-3+k); rows[seq] == 0 {
+					t.Fatalf("missed emission %d (chunk %d) came without its rows", seq, k)
+				}
+			}
+			// Live emissions follow, with nothing repeated.
+			app.emit(t, chunks[4]...)
+			ev := r.next(t, 5*time.Second, stream.EventHighs, stream.EventLows, stream.EventTrending,
+				stream.EventSurging, stream.EventMarket, stream.EventJSON)
+			if id, _ := stream.ParseEventID(ev.ID); id != (stream.EventID{Seq: prev.Seq + 1, Part: 1}) {
+				t.Fatalf("first live event after the resume is %s, want %d.1", ev.ID, prev.Seq+1)
+			}
+		})
+	}
+}
+
+// TestStreamResumeTooOldResets: an id the server no longer keeps (or never issued) gets a
+// "reset" event, then the stream starts afresh; it is never silently cut short.
+func TestStreamResumeTooOldResets(t *testing.T) {
+	app := MustApp(t)
+	_, pw := app.MustUser(t, "reset@example.com", "resetter")
+	c := app.NewClient(t)
+	c.login("reset@example.com", pw)
+	s, _ := c.openStream("/stream")
+	waitConns(t, app, 1)
+	app.emit(t, testenv.MustSampleEvents(t)[:40]...)
+	seen := s.next(t, 5*time.Second, stream.EventMarket)
+	seenID, _ := stream.ParseEventID(seen.ID)
+
+	for _, tc := range []struct{ name, id, reason string }{
+		{"older than kept", fmt.Sprintf("%d.5", seenID.Seq-1), stream.ResetExpired},
+		{"never issued", fmt.Sprintf("%d.1", seenID.Seq+1000), stream.ResetUnknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := c.openStream("/stream", "Last-Event-ID", tc.id)
+			ev := r.next(t, 5*time.Second, stream.EventReset, stream.EventMarket)
+			if ev.Event != stream.EventReset || ev.Data != tc.reason || ev.ID != "" {
+				t.Fatalf("first event %+v, want reset %q without an id", ev, tc.reason)
+			}
+			// A fresh start follows: the group's recent emission, as on a new tab.
+			if ev := r.next(t, 5*time.Second, stream.EventMarket); ev.ID != seen.ID {
+				t.Fatalf("after the reset came %s, want the recent emission %s", ev.ID, seen.ID)
+			}
+		})
 	}
 }
 
@@ -540,22 +666,23 @@ func TestStreamOpensWithRecentHistory(t *testing.T) {
 	_, pw := app.MustUser(t, "history@example.com", "historian")
 	c := app.NewClient(t)
 	c.login("history@example.com", pw)
-	c.openStream("/stream") // the first tab keeps the group's emissions rendered
+	tab, _ := c.openStream("/stream") // the first tab keeps the group's emissions rendered
 	waitConns(t, app, 1)
 	events := testenv.MustSampleEvents(t)
 	app.emit(t, events[:40]...)
 	app.emit(t, events[40:80]...)
+	one, _ := stream.ParseEventID(tab.next(t, 5*time.Second, stream.EventMarket).ID)
 
 	html, _ := c.openStream("/stream")
 	first := html.next(t, 5*time.Second, stream.EventHighs, stream.EventLows, stream.EventTrending, stream.EventSurging, stream.EventMarket)
-	if !strings.HasPrefix(first.ID, "1.") {
-		t.Fatalf("a new tab's first event is %s, want the history from emission 1", first.ID)
+	if id, _ := stream.ParseEventID(first.ID); id != (stream.EventID{Seq: one.Seq, Part: 1}) {
+		t.Fatalf("a new tab's first event is %s, want the history from emission %d", first.ID, one.Seq)
 	}
 	jsonStream, _ := c.openStream("/stream?format=json")
 	waitConns(t, app, 3)
 	app.emit(t, events[80:120]...)
 	got := jsonStream.next(t, 5*time.Second, stream.EventJSON)
-	if got.ID != "3.1" {
-		t.Fatalf("the JSON stream's first event is %s, want the live emission 3.1", got.ID)
+	if want := fmt.Sprintf("%d.1", one.Seq+2); got.ID != want {
+		t.Fatalf("the JSON stream's first event is %s, want the live emission %s", got.ID, want)
 	}
 }

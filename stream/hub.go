@@ -46,8 +46,10 @@ type Conn struct {
 	Format    Format
 
 	queue     chan *Message
+	backlog   []*Message // what Attach found missed or recent; written before the queue
 	done      chan struct{}
 	closeOnce sync.Once
+	closed    atomic.Bool
 	reason    atomic.Value
 	streak    int // emissions in a row with a drop; publisher goroutine only
 	dropped   atomic.Int64
@@ -72,6 +74,7 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 func (c *Conn) Close(reason string) {
 	c.closeOnce.Do(func() {
 		c.reason.Store(reason)
+		c.closed.Store(true)
 		close(c.done)
 	})
 }
@@ -117,6 +120,7 @@ type Hub struct {
 	embeds     map[string]map[*Conn]struct{}
 	maxPerUser int
 	closed     bool
+	closing    chan struct{} // closed by Shutdown
 	conns      int
 }
 
@@ -126,7 +130,7 @@ func NewHub(maxPerUser int) *Hub {
 		maxPerUser = MaxStreamsPerUser
 	}
 	return &Hub{users: make(map[int64]map[*Conn]struct{}), sessions: make(map[string]map[*Conn]struct{}),
-		embeds: make(map[string]map[*Conn]struct{}), maxPerUser: maxPerUser}
+		embeds: make(map[string]map[*Conn]struct{}), maxPerUser: maxPerUser, closing: make(chan struct{})}
 }
 
 // Register adds c, or refuses it when its user already has the most streams allowed.
@@ -216,10 +220,13 @@ func (h *Hub) EndEmbed(embedID, reason string) int {
 	return len(h.embeds[embedID])
 }
 
-// Shutdown refuses new streams and closes every open one.
+// Shutdown refuses new streams and closes every open one. It is idempotent.
 func (h *Hub) Shutdown() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if !h.closed {
+		close(h.closing)
+	}
 	h.closed = true
 	for _, set := range h.users {
 		for c := range set {
@@ -235,17 +242,26 @@ func (h *Hub) Counts() (users, conns int) {
 	return len(h.users), h.conns
 }
 
-// byUser copies the current connections grouped by user.
-func (h *Hub) byUser() map[int64][]*Conn {
+// Closing is closed when Shutdown begins, so a stream can end even before its connection
+// is closed (ServeOptions.Shutdown).
+func (h *Hub) Closing() <-chan struct{} { return h.closing }
+
+// userIDs appends the users with open connections to dst.
+func (h *Hub) userIDs(dst []int64) []int64 {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	out := make(map[int64][]*Conn, len(h.users))
-	for uid, set := range h.users {
-		list := make([]*Conn, 0, len(set))
-		for c := range set {
-			list = append(list, c)
-		}
-		out[uid] = list
+	for uid := range h.users {
+		dst = append(dst, uid)
 	}
-	return out
+	return dst
+}
+
+// eachUser calls fn for every user with open connections, under the hub's read lock: fn
+// must not call back into the hub.
+func (h *Hub) eachUser(fn func(userID int64, conns map[*Conn]struct{})) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for uid, set := range h.users {
+		fn(uid, set)
+	}
 }

@@ -14,39 +14,106 @@ const writeTimeout = 10 * time.Second
 
 // ServeOptions are what Serve needs from the HTTP layer, copied out of the request.
 type ServeOptions struct {
-	// SetWriteDeadline sets the socket's write deadline (nil: none).
+	// SetWriteDeadline sets the socket's write deadline (nil: none). Serve sets it before
+	// every write, and clears it when the stream ends so a reused connection starts clean.
 	SetWriteDeadline func(time.Time) error
 	// Expires ends the stream when the session does (zero: never).
 	Expires time.Time
+	// Shutdown ends the stream with a goodbye when it closes (Hub.Closing).
+	Shutdown <-chan struct{}
 	// Heartbeat overrides the keep-alive interval (tests).
 	Heartbeat time.Duration
+	// WriteTimeout overrides how long one write may take (tests).
+	WriteTimeout time.Duration
 }
 
-// Serve writes c's messages to w until the connection is closed, the client goes away
-// (a failed write or flush), or the session expires. It ends with a final comment; for a
-// session that ended it first sends a "logout" event, so the page stops reconnecting.
-func Serve(w *bufio.Writer, c *Conn, opts ServeOptions) error {
+// deadline keeps a socket's write deadline ahead of every write. Setting a deadline costs
+// a timer update, so it is renewed only when a tenth of the timeout has passed since the
+// last renewal: every write then has at least 90 % of the timeout ahead of it.
+type deadline struct {
+	set     func(time.Time) error
+	timeout time.Duration
+	armed   time.Time
+}
+
+func (d *deadline) arm() {
+	if d.set == nil {
+		return
+	}
+	now := time.Now()
+	if now.Sub(d.armed) < d.timeout/10 {
+		return
+	}
+	d.armed = now
+	_ = d.set(now.Add(d.timeout))
+}
+
+func (d *deadline) clear() {
+	if d.set != nil {
+		_ = d.set(time.Time{})
+	}
+}
+
+// Serve writes c's backlog and then its messages to w until the connection is closed,
+// the server shuts down, the client goes away (a failed write or flush), or the session
+// expires. It ends with a final comment; for a session that ended it first sends a
+// "logout" event, so the page stops reconnecting.
+func Serve(w *bufio.Writer, c *Conn, opts ServeOptions) (err error) {
 	hb := opts.Heartbeat
 	if hb <= 0 {
 		hb = Heartbeat
 	}
+	d := &deadline{set: opts.SetWriteDeadline, timeout: opts.WriteTimeout}
+	if d.timeout <= 0 {
+		d.timeout = writeTimeout
+	}
+	defer func() {
+		// A client that keeps up gets its connection back without a deadline (fasthttp
+		// reuses connections, and sets none of its own with WriteTimeout 0). One that may
+		// not be reading (too slow, or the server is going down) keeps the bounded one, so
+		// the last bytes cannot hold the connection forever.
+		switch c.Reason() {
+		case "behind", "shutdown":
+		default:
+			d.clear()
+		}
+	}()
 	ticker := time.NewTicker(hb)
 	defer ticker.Stop()
+	shutdown := opts.Shutdown
 	var expiry <-chan time.Time
 	if !opts.Expires.IsZero() {
 		t := time.NewTimer(time.Until(opts.Expires))
 		defer t.Stop()
 		expiry = t.C
 	}
-	flush := func() error {
-		if opts.SetWriteDeadline != nil {
-			_ = opts.SetWriteDeadline(time.Now().Add(writeTimeout))
+	write := func(b []byte) error {
+		d.arm()
+		_, err := w.Write(b)
+		return err
+	}
+	writeMessage := func(m *Message) error {
+		for _, f := range m.Frames {
+			if err := write(f.Data); err != nil {
+				return err
+			}
 		}
+		return nil
+	}
+	flush := func() error {
+		d.arm()
 		return w.Flush()
 	}
 	// Reconnect quickly after a network blip.
-	if _, err := w.WriteString("retry: 2000\n\n"); err != nil {
+	if err := write([]byte("retry: 2000\n\n")); err != nil {
 		return err
+	}
+	backlog := c.backlog
+	c.backlog = nil
+	for _, m := range backlog {
+		if err := writeMessage(m); err != nil {
+			return err
+		}
 	}
 	if err := flush(); err != nil {
 		return err
@@ -55,10 +122,8 @@ func Serve(w *bufio.Writer, c *Conn, opts ServeOptions) error {
 		select {
 		case m := <-c.Messages():
 			for {
-				for _, f := range m.Frames {
-					if _, err := w.Write(f.Data); err != nil {
-						return err
-					}
+				if err := writeMessage(m); err != nil {
+					return err
 				}
 				select { // write whatever else is queued before one flush
 				case m = <-c.Messages():
@@ -71,7 +136,7 @@ func Serve(w *bufio.Writer, c *Conn, opts ServeOptions) error {
 				return err
 			}
 		case <-ticker.C:
-			if _, err := w.Write(AppendComment(nil, "keep-alive")); err != nil {
+			if err := write(AppendComment(nil, "keep-alive")); err != nil {
 				return err
 			}
 			if err := flush(); err != nil {
@@ -79,13 +144,16 @@ func Serve(w *bufio.Writer, c *Conn, opts ServeOptions) error {
 			}
 		case <-expiry:
 			c.Close("expired")
+		case <-shutdown:
+			c.Close("shutdown")
+			shutdown = nil
 		case <-c.Done():
 			reason := c.Reason()
 			switch reason {
 			case "logout", "expired", "disabled", "revoked":
-				w.Write(AppendEvent(nil, "", "logout", []byte(reason))) //nolint:errcheck
+				write(AppendEvent(nil, "", "logout", []byte(reason))) //nolint:errcheck
 			}
-			w.Write(AppendComment(nil, "closing: "+reason)) //nolint:errcheck
+			write(AppendComment(nil, "closing: "+reason)) //nolint:errcheck
 			return flush()
 		}
 	}

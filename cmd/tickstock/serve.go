@@ -108,7 +108,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 	}
 	hub := stream.NewHub(0)
 	publisher := stream.NewPublisher(stream.Config{
-		Hub: hub, Source: runner, Settings: svc, Logger: logger, Interval: cfg.EmitInterval,
+		Hub: hub, Source: stream.Local(runner), Settings: svc, Logger: logger, Interval: cfg.EmitInterval,
 	})
 
 	// The market and the publisher run until shutdown begins.

@@ -21,6 +21,19 @@
   }
   document.addEventListener("htmx:sseMessage", trimPanels);
 
+  // A reconnect the server cannot resume exactly (away too long, or the server restarted)
+  // starts with a "reset" event, then the recent history as on a fresh page: clear the
+  // panels so nothing shows twice or out of order.
+  document.addEventListener("htmx:sseOpen", function (evt) {
+    var source = evt.detail && evt.detail.source;
+    if (!source || source.tickstockReset) return;
+    source.tickstockReset = true;
+    source.addEventListener("reset", function () {
+      var panels = document.querySelectorAll("tbody[data-max-rows]");
+      for (var p = 0; p < panels.length; p++) panels[p].replaceChildren();
+    });
+  });
+
   function setStatus(state, text) {
     var el = document.getElementById("conn-status");
     if (!el) return;
