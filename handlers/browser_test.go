@@ -14,7 +14,7 @@ import (
 )
 
 // chromiumPath finds Debian's chromium (CHROMIUM_PATH overrides). Browser tests fail
-// without it: .ci/run installs it.
+// without it: `go tool task test` installs it.
 func chromiumPath(tb testing.TB) string {
 	tb.Helper()
 	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
