@@ -2,7 +2,6 @@ package setup
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -273,64 +272,4 @@ func aptCommand(pkgs []string, sudo bool) string {
 		s = "sudo "
 	}
 	return s + "apt-get update && " + s + "apt-get install -y " + strings.Join(pkgs, " ")
-}
-
-// privilege returns the prefix that runs a command as root: nothing when we are root,
-// `sudo -n` when sudo works without a password. Otherwise it says why not.
-func (m *Machine) privilege(ctx context.Context) ([]string, error) {
-	if m.privChecked {
-		return m.priv, m.privErr
-	}
-	m.privChecked = true
-	switch {
-	case m.isRoot():
-		m.priv = []string{}
-	default:
-		sudo, err := exec.LookPath("sudo")
-		if err != nil {
-			m.privErr = errors.New("not running as root, and there is no sudo")
-			break
-		}
-		cmd := exec.CommandContext(ctx, sudo, "-n", "true")
-		if err := cmd.Run(); err != nil {
-			m.privErr = errors.New("not running as root, and sudo needs a password")
-			break
-		}
-		m.priv = []string{"sudo", "-n"}
-	}
-	return m.priv, m.privErr
-}
-
-// asRoot runs args as root (directly or through sudo -n).
-func (m *Machine) asRoot(ctx context.Context, args ...string) error {
-	prefix, err := m.privilege(ctx)
-	if err != nil {
-		return err
-	}
-	return m.run(ctx, append(append([]string{}, prefix...), args...)...)
-}
-
-// run runs a command with its output going to the user, and names it in the error.
-func (m *Machine) run(ctx context.Context, args ...string) error { return m.runEnv(ctx, nil, args...) }
-
-// runEnv is run with extra environment variables.
-func (m *Machine) runEnv(ctx context.Context, env []string, args ...string) error {
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	if len(env) > 0 {
-		cmd.Env = append(os.Environ(), env...)
-	}
-	var tail bytes.Buffer
-	cmd.Stdout = m.out()
-	cmd.Stderr = io.MultiWriter(m.out(), &tail)
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(tail.String())
-		if len(msg) > 500 {
-			msg = msg[len(msg)-500:]
-		}
-		if msg != "" {
-			return fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, msg)
-		}
-		return fmt.Errorf("%s: %w", strings.Join(args, " "), err)
-	}
-	return nil
 }

@@ -10,8 +10,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -271,47 +269,6 @@ func (m *Machine) startPostgres(ctx context.Context, problem string) (string, bo
 	return cluster, created, nil
 }
 
-// privileged runs commands that need root: directly, through sudo -n, or not at all, in
-// which case the error states the problem and the commands to run by hand.
-func (m *Machine) privileged(ctx context.Context, problem, action string, cmds ...[]string) error {
-	reason := ""
-	if m.NoInstall() {
-		reason = "TICKSTOCK_NO_INSTALL is set"
-	} else if _, err := m.privilege(ctx); err != nil {
-		reason = err.Error()
-	}
-	if reason != "" {
-		shown := make([]string, len(cmds))
-		for i, c := range cmds {
-			shown[i] = m.shown(c)
-		}
-		return fmt.Errorf("%s. Setup cannot %s: %s. Run:\n\n    %s\n\nthen run the command again",
-			problem, action, reason, strings.Join(shown, " && "))
-	}
-	for _, c := range cmds {
-		if err := m.asRoot(ctx, c...); err != nil {
-			return fmt.Errorf("%s: %w", action, err)
-		}
-	}
-	return nil
-}
-
-// shown is a command as a person types it, quoted for a shell, with sudo unless root.
-func (m *Machine) shown(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " \"'$\\;&|<>*?") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		q[i] = a
-	}
-	s := strings.Join(q, " ")
-	if !m.isRoot() {
-		s = "sudo " + s
-	}
-	return s
-}
-
 var hbaLoopback = regexp.MustCompile(`^(\s*host\s+all\s+all\s+(?:127\.0\.0\.1/32|::1/128)\s+)(\S+)(.*)$`)
 
 // TrustLoopback rewrites pg_hba.conf so "host all all" logins over 127.0.0.1 and ::1 need
@@ -359,38 +316,6 @@ func (m *Machine) trustLoopback(ctx context.Context, cluster string) error {
 	version := strings.TrimSuffix(cluster, "/main")
 	return m.privileged(ctx, "PostgreSQL must reload its pg_hba.conf", "reload it",
 		[]string{"pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "reload"})
-}
-
-func (m *Machine) readRootFile(ctx context.Context, path string) (string, error) {
-	prefix, err := m.privilege(ctx)
-	if err != nil {
-		return "", err
-	}
-	if len(prefix) == 0 {
-		b, err := os.ReadFile(m.path(path))
-		return string(b), err
-	}
-	b, err := exec.CommandContext(ctx, prefix[0], append(prefix[1:], "cat", path)...).Output()
-	return string(b), err
-}
-
-func (m *Machine) writeRootFile(ctx context.Context, path, content string) error {
-	prefix, err := m.privilege(ctx)
-	if err != nil {
-		return err
-	}
-	if len(prefix) == 0 {
-		if err := os.WriteFile(m.path(path), []byte(content), 0o640); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		return nil
-	}
-	cmd := exec.CommandContext(ctx, prefix[0], append(prefix[1:], "tee", path)...)
-	cmd.Stdin = strings.NewReader(content)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("write %s: %w: %s", path, err, bytes.TrimSpace(out))
-	}
-	return nil
 }
 
 func (m *Machine) testRedis(ctx context.Context) error {
