@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +14,7 @@ import (
 )
 
 // chromiumPath finds Debian's chromium (CHROMIUM_PATH overrides). Browser tests fail
-// without it: .ci/run installs it.
+// without it: `go tool task test` installs it.
 func chromiumPath(tb testing.TB) string {
 	tb.Helper()
 	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
@@ -55,6 +56,40 @@ func MustBrowser(tb testing.TB) context.Context {
 	return tctx
 }
 
+// htmxSettled waits until htmx has no request, swap or settle in progress on the page.
+// htmx puts new content in at once but settles it on a timer (defaultSettleDelay, 20 ms,
+// later on a busy machine), and settling focuses the new content's [autofocus] field. Keys
+// typed as soon as the new content is visible can therefore land in the field that takes
+// the focus. The classes htmx sets are state, not events, so this wait cannot miss them.
+func htmxSettled() chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](
+		`document.readyState === "complete" && window.htmx !== undefined && `+
+			`!document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")`,
+		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second))
+}
+
+// fill types value into the field sel (after clearing it) and checks the field then holds
+// exactly value, so keys that went to another field fail here, by name, not as a timeout
+// at the next wait.
+func fill(sel, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := chromedp.Clear(sel)(ctx, t); err != nil {
+			return fmt.Errorf("clear %s: %w", sel, err)
+		}
+		if _, err := chromedp.SendKeys(sel, value)(ctx, t); err != nil {
+			return fmt.Errorf("type into %s: %w", sel, err)
+		}
+		got, err := chromedp.Value(sel)(ctx, t)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", sel, err)
+		}
+		if got != value {
+			return fmt.Errorf("%s holds %q after typing %q: some keys went to another field", sel, got, value)
+		}
+		return nil
+	})
+}
+
 // saveScreenshot writes a PNG under testartifacts/ (git-ignored) for a human to look at.
 func saveScreenshot(tb testing.TB, ctx context.Context, name string) {
 	tb.Helper()
@@ -79,9 +114,10 @@ func TestBrowserRegisterAndLogin(t *testing.T) {
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(app.URL+"/auth/register"),
 		chromedp.WaitVisible(`[data-testid="register-form"]`),
-		chromedp.SendKeys(`[data-testid="register-form"] [data-testid="email"]`, "browser@example.com"),
-		chromedp.SendKeys(`[data-testid="register-form"] [data-testid="username"]`, "browseruser"),
-		chromedp.SendKeys(`[data-testid="register-form"] [data-testid="password"]`, "browser-password"),
+		htmxSettled(),
+		fill(`[data-testid="register-form"] [data-testid="email"]`, "browser@example.com"),
+		fill(`[data-testid="register-form"] [data-testid="username"]`, "browseruser"),
+		fill(`[data-testid="register-form"] [data-testid="password"]`, "browser-password"),
 		chromedp.Click(`[data-testid="register-form"] [data-testid="submit"]`),
 		chromedp.WaitVisible(`[data-testid="dashboard-title"]`),
 	)
@@ -100,8 +136,9 @@ func TestBrowserRegisterAndLogin(t *testing.T) {
 	err = chromedp.Do(ctx,
 		chromedp.Click(`[data-testid="logout"]`),
 		chromedp.WaitVisible(`[data-testid="login-form"]`),
-		chromedp.SendKeys(`[data-testid="login-form"] [data-testid="email"]`, "browser@example.com"),
-		chromedp.SendKeys(`[data-testid="login-form"] [data-testid="password"]`, "not-the-password"),
+		htmxSettled(),
+		fill(`[data-testid="login-form"] [data-testid="email"]`, "browser@example.com"),
+		fill(`[data-testid="login-form"] [data-testid="password"]`, "not-the-password"),
 		chromedp.Click(`[data-testid="login-form"] [data-testid="submit"]`),
 		chromedp.WaitVisible(`[data-testid="form-error"]`),
 	)
@@ -115,9 +152,11 @@ func TestBrowserRegisterAndLogin(t *testing.T) {
 	if msg != "Invalid email or password." {
 		t.Fatalf("login error %q", msg)
 	}
+	// The error came with a new form, which htmx settles by focusing its autofocus field
+	// (the email): typing the password before that would lose keys to the email field.
 	err = chromedp.Do(ctx,
-		chromedp.Clear(`[data-testid="login-form"] [data-testid="password"]`),
-		chromedp.SendKeys(`[data-testid="login-form"] [data-testid="password"]`, "browser-password"),
+		htmxSettled(),
+		fill(`[data-testid="login-form"] [data-testid="password"]`, "browser-password"),
 		chromedp.Click(`[data-testid="login-form"] [data-testid="submit"]`),
 		chromedp.WaitVisible(`[data-testid="dashboard-title"]`),
 	)

@@ -1,6 +1,8 @@
 // Package static holds the CSS, the small scripts and the vendored htmx files, embedded in
-// the binary so the app runs from one file. static/vendor is filled by `go tool task setup`
-// from the npm packages and is not committed.
+// the binary so the app runs from one file. static/vendor is not committed: the set-up step
+// (cmd/setup, run by `go tool task run`, `test`, `build` and `setup`) downloads the npm
+// tarballs that package-lock.json pins, checks their integrity and copies htmx out of them.
+// Its manifest is a dot file, which go:embed leaves out.
 package static
 
 import (
@@ -29,7 +31,7 @@ func (f filtered) Open(name string) (fs.File, error) {
 	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 }
 
-// HasVendor reports whether setup copied htmx into static/vendor, so the app can warn.
+// HasVendor reports whether the set-up step put htmx into static/vendor, so the app can warn.
 func HasVendor() bool {
 	_, err := fs.Stat(files, "vendor/htmx.min.js")
 	return err == nil

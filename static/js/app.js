@@ -42,10 +42,16 @@
   }
   document.addEventListener("htmx:sseOpen", function () { setStatus("live", "Live"); });
   document.addEventListener("htmx:sseError", function () { setStatus("down", "Reconnecting…"); });
+  // A page that is already navigating away (the log-out form, a link) must not start a
+  // second navigation when its stream ends: the server ends this session's streams while
+  // it handles the log-out post, and the two loads of /auth/login would race.
+  var leaving = false;
+  window.addEventListener("beforeunload", function () { leaving = true; });
+  window.addEventListener("pageshow", function () { leaving = false; });
   document.addEventListener("htmx:sseClose", function (evt) {
     setStatus("down", "Disconnected");
     // The server sends "logout" when the session ended (logout elsewhere, expiry, disabled).
-    if (evt.detail && evt.detail.type === "message" && !document.querySelector("[data-embed]")) {
+    if (!leaving && evt.detail && evt.detail.type === "message" && !document.querySelector("[data-embed]")) {
       window.location.assign("/auth/login");
     }
   });
