@@ -98,7 +98,8 @@ type symHot struct {
 	trDir     Direction // current trend direction, 0 when no trend
 	trStr     Strength  // current trend strength
 	sign      Direction // sign of the latest score, 0 when none or not ready
-	_         [9]byte
+	coarse    bool      // the ring holds coarsened entries this session: cold.cum is kept
+	_         [4]byte
 }
 
 // symCold is per-symbol state needed only for events, session starts, coarsening and reads.
@@ -109,9 +110,8 @@ type symCold struct {
 	highCount, lowCount int32
 	signSince           int32     // when the score took its current sign
 	lastHLKind          EventKind // the session's last high or low event, for reversals
-	coarse              bool      // the ring holds coarsened entries this session
-	// cum[pos&mask] is the session tick count through the entry at pos, kept once the
-	// symbol's ring has been coarsened (entries then hold more than one tick).
+	// cum[pos&mask] is the session tick count through the entry at pos, kept while
+	// symHot.coarse (entries then hold more than one tick).
 	cum []uint32
 }
 
@@ -233,8 +233,7 @@ func (e *Engine) Register(symbol string) SymbolID {
 	if e.shared {
 		e.tab, e.shared = e.tab.clone(), false
 	}
-	id := SymbolID(len(e.hot))
-	e.tab.put(symbol, id)
+	id := e.tab.put(symbol)
 	// A fresh symbol's session ended long ago, so its first tick starts one.
 	e.hot = append(e.hot, symHot{start: never, ring: make([]sample, minRingCap)})
 	e.cold = append(e.cold, symCold{name: symbol})
@@ -323,6 +322,9 @@ func (e *Engine) ProcessBatch(ticks []Tick, out []Event) []Event {
 				r, m := h.ring, uint32(len(h.ring)-1)
 				sink += uint32(r[h.n&m].t + r[h.idx[bW]&m].t + r[h.idx[bShort]&m].t +
 					r[h.idx[bSpan]&m].t + r[h.idx[bMedium]&m].t + r[h.idx[bLong]&m].t)
+				if g[k].Time.UnixMilli()-h.start >= int64(h.nextPt) {
+					sink += uint32(len(e.hist[id].pts)) // the tick closes a price bucket
+				}
 			}
 		}
 		e.sink += sink
@@ -470,8 +472,8 @@ func (e *Engine) push(id SymbolID, h *symHot, off int32, p float64) {
 	}
 	mask := uint32(len(h.ring) - 1)
 	h.ring[h.n&mask] = sample{t: off, cv: uint32(h.sessVol), p: p}
-	if c := &e.cold[id]; c.coarse {
-		c.cum[h.n&mask] = h.ticks
+	if h.coarse {
+		e.cold[id].cum[h.n&mask] = h.ticks
 	}
 	h.n++
 }
@@ -486,7 +488,7 @@ func (e *Engine) grow(id SymbolID, h *symHot, tail uint32) {
 	h.ring = ring
 	if c := &e.cold[id]; c.cum != nil {
 		cum := make([]uint32, size)
-		if c.coarse {
+		if h.coarse {
 			for i := tail; i != h.n; i++ {
 				cum[i&newMask] = c.cum[i&oldMask]
 			}
@@ -503,7 +505,7 @@ func (e *Engine) grow(id SymbolID, h *symHot, tail uint32) {
 func (e *Engine) coarsen(id SymbolID, h *symHot, tail uint32) {
 	c := &e.cold[id]
 	r, mask := h.ring, uint32(len(h.ring)-1)
-	if !c.coarse {
+	if !h.coarse {
 		if len(c.cum) != len(r) {
 			c.cum = make([]uint32, len(r))
 		}
@@ -512,7 +514,7 @@ func (e *Engine) coarsen(id SymbolID, h *symHot, tail uint32) {
 			k++
 			c.cum[i&mask] = k
 		}
-		c.coarse = true
+		h.coarse = true
 	}
 	cum := c.cum
 	want := uint32(len(r) / 4)
@@ -590,13 +592,24 @@ func (h *symHot) advance(off int32, first *[nBounds]int32) {
 	h.idx[bLong] = seek(r, mask, h.idx[bLong], n, off-trendLongMs, first[bLong])
 }
 
-// seek advances i past every stored entry at or before bound; t is the time at i.
+// seek advances i past every stored entry at or before bound; t is the time at i. Most
+// ticks move a boundary by zero or one entry, so that step is taken without a branch
+// (which would mispredict half the time); further entries take the loop.
 func seek(r []sample, mask, i, n uint32, bound, t int32) uint32 {
+	i += b2u(i != n) & b2u(t <= bound)
+	t = r[i&mask].t
 	for i != n && t <= bound {
 		i++
 		t = r[i&mask].t
 	}
 	return i
+}
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (e *Engine) highLow(id SymbolID, kind EventKind, p float64, ms int64) Event {
@@ -626,11 +639,10 @@ func (e *Engine) highLow(id SymbolID, kind EventKind, p float64, ms int64) Event
 
 // windowTicks is how many ticks the ring holds from position i to the head.
 func (e *Engine) windowTicks(id SymbolID, h *symHot, i uint32) uint32 {
-	c := &e.cold[id]
-	if !c.coarse || i == 0 {
+	if !h.coarse || i == 0 {
 		return h.n - i
 	}
-	return h.ticks - c.cum[(i-1)&uint32(len(h.ring)-1)]
+	return h.ticks - e.cold[id].cum[(i-1)&uint32(len(h.ring)-1)]
 }
 
 // trend scores the three windows and emits a trend event when due.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -654,5 +655,69 @@ func TestRingCap(t *testing.T) {
 	}
 	if highs < 290 { // one a second, by the cooldown
 		t.Fatalf("%d highs", highs)
+	}
+}
+
+func TestReversal(t *testing.T) {
+	// A crafted session: highs, a turn down, lows, a turn up; then a new NY day, whose
+	// first event is never a reversal even though yesterday ended on a high.
+	next := t0.Add(24 * time.Hour)
+	ticks := []Tick{
+		tk(0, 100, 1),
+		tk(2, 101, 1),  // HIGH #1: the session's first event
+		tk(4, 102, 1),  // HIGH #2
+		tk(6, 99, 1),   // LOW #1: a reversal
+		tk(8, 98, 1),   // LOW #2
+		tk(10, 97, 1),  // LOW #3
+		tk(12, 103, 1), // HIGH #3: a reversal
+		tk(12.5, 96, 1),
+		tk(14, 95, 1), // LOW #4 (the low at 12.5 s was in the cooldown): a reversal
+		{Symbol: "T", Price: 50, Volume: 1, Time: next},
+		{Symbol: "T", Price: 49, Volume: 1, Time: next.Add(2 * time.Second)}, // LOW #1 of a new day
+		{Symbol: "T", Price: 51, Volume: 1, Time: next.Add(4 * time.Second)}, // HIGH #1: a reversal
+	}
+	type hl struct {
+		label string
+		rev   bool
+	}
+	var got []hl
+	for _, e := range ofKind(flat(mustRun(t, ticks)), KindHigh, KindLow) {
+		got = append(got, hl{e.HighLow.Label(), e.HighLow.Reversal})
+	}
+	want := []hl{{"HIGH #1", false}, {"HIGH #2", false}, {"LOW #1", true}, {"LOW #2", false}, {"LOW #3", false},
+		{"HIGH #3", true}, {"LOW #4", true}, {"LOW #1", false}, {"HIGH #1", true}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got  %v\nwant %v", got, want)
+	}
+}
+
+func TestSymTable(t *testing.T) {
+	tab := newSymTable(0)
+	var names []string
+	for i := range 5000 {
+		n := fmt.Sprintf("S%d", i)
+		if i%7 == 0 {
+			n = fmt.Sprintf("LONG.SYMBOL-%09d", i) // over 16 bytes: the other hash path
+		}
+		names = append(names, n)
+		if id := tab.put(n); int(id) != i {
+			t.Fatalf("put %q = %d", n, id)
+		}
+	}
+	snapshot := tab.clone()
+	tab.put("LATE")
+	for i, n := range names {
+		if id, ok := tab.get(strings.Clone(n)); !ok || int(id) != i {
+			t.Fatalf("get %q = %d %v", n, id, ok)
+		}
+	}
+	if _, ok := tab.get("NOPE"); ok {
+		t.Fatal("found a symbol never put")
+	}
+	if _, ok := snapshot.get("LATE"); ok || snapshot.len() != 5000 {
+		t.Fatal("a clone saw a later insert")
+	}
+	if id, ok := tab.get("LATE"); !ok || id != 5000 {
+		t.Fatal("LATE")
 	}
 }

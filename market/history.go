@@ -2,6 +2,7 @@ package market
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 )
 
@@ -20,21 +21,36 @@ const (
 
 // symHist is one symbol's session history: the price line, downsampled to one point per
 // bucket of step ms (the last tick in it), and a ring of the latest events. Memory: 12
-// bytes a point and 72 an event, at most 24 KiB + 36 KiB a symbol.
+// bytes a point and 72 an event, at most 24 KiB + 36 KiB a symbol. The slices grow by
+// doubling and are kept across sessions, so a long-running engine stops allocating.
 type symHist struct {
-	offs   []int32   // point times, ms since the session's first tick
-	prices []float64 // point prices
-	step   int64     // bucket width in ms: PricePointStep, doubled by each halving
-	ev     []histEvent
-	evN    uint32 // events this session; the ring holds the last min(evN, MaxSymbolEvents)
+	pts     []point
+	step    int64 // bucket width in ms: PricePointStep, doubled by each halving
+	lastEnd int32 // where the last point's bucket ends, as a session offset
+	evN     uint32
+	ev      []histEvent // ring of the last min(evN, MaxSymbolEvents) events
 }
+
+// point is a price point packed into 12 bytes: the price's bits in two halves, so that the
+// array has no padding.
+type point struct {
+	off    int32 // ms since the session's first tick
+	lo, hi uint32
+}
+
+func mkPoint(off int32, p float64) point {
+	b := math.Float64bits(p)
+	return point{off: off, lo: uint32(b), hi: uint32(b >> 32)}
+}
+
+func (p point) price() float64 { return math.Float64frombits(uint64(p.hi)<<32 | uint64(p.lo)) }
 
 // reset starts a session whose first tick is at ms and returns, as an offset from ms, where
 // that tick's bucket ends.
 func (s *symHist) reset(ms int64) int32 {
-	s.offs, s.prices = s.offs[:0], s.prices[:0]
-	s.ev = s.ev[:0]
+	s.pts, s.ev = s.pts[:0], s.ev[:0]
 	s.step, s.evN = PricePointStep, 0
+	s.lastEnd = neverOff
 	return int32(bucketEnd(ms, s.step) - ms)
 }
 
@@ -50,40 +66,55 @@ func floorDiv(a, b int64) int64 {
 }
 
 // closeBucket records the previous tick (at prevOff, price prevPrice) as the close of its
-// bucket, now that a tick at off has started a later one, and moves h.nextPt to the end of
-// off's bucket.
+// bucket, which ends at h.nextPt, now that a tick at off is past it; then it moves h.nextPt
+// to the end of off's bucket.
 func (e *Engine) closeBucket(id SymbolID, h *symHot, prevOff int32, prevPrice float64, off int32) {
 	s := &e.hist[id]
-	s.add(h.start, prevOff, prevPrice)
-	h.nextPt = int32(bucketEnd(h.start+int64(off), s.step) - h.start)
+	s.add(h.start, mkPoint(prevOff, prevPrice), h.nextPt)
+	next := s.lastEnd // after a halving, off may share the closed point's wider bucket
+	for k := 0; off >= next && k < 2; k++ {
+		next += int32(s.step)
+	}
+	if off >= next {
+		next = int32(bucketEnd(h.start+int64(off), s.step) - h.start)
+	}
+	h.nextPt = next
 }
 
-// add appends a point, replacing the last one when both fall in one bucket (which happens
-// after a halving), and halves the resolution when the history is full.
-func (s *symHist) add(start int64, off int32, p float64) {
-	if n := len(s.offs); n > 0 && floorDiv(start+int64(s.offs[n-1]), s.step) == floorDiv(start+int64(off), s.step) {
-		s.offs[n-1], s.prices[n-1] = off, p
+// add stores pt, the close of the bucket ending at end (a session offset), replacing the
+// last point when it is in the same bucket (after a halving), and halves the resolution
+// when the history is full.
+func (s *symHist) add(start int64, pt point, end int32) {
+	n := len(s.pts)
+	if n > 0 && s.lastEnd == end {
+		s.pts[n-1] = pt
 		return
 	}
-	if len(s.offs) == MaxPricePoints {
+	if n == MaxPricePoints {
 		s.halve(start)
+		end = int32(bucketEnd(start+int64(pt.off), s.step) - start)
+		if s.lastEnd == end {
+			s.pts[len(s.pts)-1] = pt
+			return
+		}
 	}
-	s.offs = append(s.offs, off)
-	s.prices = append(s.prices, p)
+	s.pts = append(s.pts, pt)
+	s.lastEnd = end
 }
 
 // halve doubles the bucket width, keeping the last point of each new bucket.
 func (s *symHist) halve(start int64) {
 	s.step *= 2
 	w := 0
-	for i := range s.offs {
-		if i+1 < len(s.offs) && floorDiv(start+int64(s.offs[i]), s.step) == floorDiv(start+int64(s.offs[i+1]), s.step) {
+	for i, p := range s.pts {
+		if i+1 < len(s.pts) && floorDiv(start+int64(p.off), s.step) == floorDiv(start+int64(s.pts[i+1].off), s.step) {
 			continue
 		}
-		s.offs[w], s.prices[w] = s.offs[i], s.prices[i]
+		s.pts[w] = p
 		w++
 	}
-	s.offs, s.prices = s.offs[:w], s.prices[:w]
+	s.pts = s.pts[:w]
+	s.lastEnd = int32(bucketEnd(start+int64(s.pts[w-1].off), s.step) - start)
 }
 
 // record keeps evs (one tick's events) in the symbol's event ring.
@@ -266,9 +297,9 @@ func (e *Engine) SymbolView(symbol string) (SymbolView, bool) {
 		SessionStart: Millis(h.start),
 		Trend:        e.trendScores(id, h, last),
 	}
-	v.Prices = make([]PricePoint, 0, len(s.offs)+1)
-	for i, off := range s.offs {
-		v.Prices = append(v.Prices, PricePoint{Millis(h.start + int64(off)), s.prices[i]})
+	v.Prices = make([]PricePoint, 0, len(s.pts)+1)
+	for _, p := range s.pts {
+		v.Prices = append(v.Prices, PricePoint{Millis(h.start + int64(p.off)), p.price()})
 	}
 	live := PricePoint{Millis(lastMs), last}
 	if n := len(v.Prices); n > 0 && floorDiv(int64(v.Prices[n-1].Time), s.step) == floorDiv(lastMs, s.step) {

@@ -129,10 +129,13 @@ type Snapshot struct {
 func (e *Engine) checkpoint(ms int64) {
 	m := floorDiv(ms, minuteMs)
 	slot := m & (cpSlots - 1)
-	buf := e.cpTicks[slot][:0]
-	if cap(buf) < len(e.hot) {
-		buf = make([]uint32, 0, cap(e.hot))
+	if cap(e.cpTicks[slot]) < len(e.hot) {
+		// All slots at once, so later minutes do not allocate.
+		for k, old := range e.cpTicks {
+			e.cpTicks[k] = append(make([]uint32, 0, cap(e.hot)), old...)
+		}
 	}
+	buf := e.cpTicks[slot][:0]
 	for i := range e.hot {
 		buf = append(buf, e.hot[i].ticks)
 	}
@@ -313,7 +316,7 @@ func (s *Snapshot) SummaryOf(sel *Selection) Summary {
 		return st.sum
 	}
 	var ids []SymbolID
-	if st != nil && st.lineage == s.tab.lineage && st.size == s.tab.n {
+	if st != nil && st.lineage == s.tab.lineage && st.size == s.tab.len() {
 		ids = st.ids
 	} else {
 		ids = make([]SymbolID, 0, len(sel.symbols))
@@ -331,6 +334,6 @@ func (s *Snapshot) SummaryOf(sel *Selection) Summary {
 		}
 	}
 	out = s.finish(out, &a)
-	sel.state.Store(&selState{lineage: s.tab.lineage, size: s.tab.n, ids: ids, snap: s, sum: out})
+	sel.state.Store(&selState{lineage: s.tab.lineage, size: s.tab.len(), ids: ids, snap: s, sum: out})
 	return out
 }

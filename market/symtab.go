@@ -1,23 +1,24 @@
 package market
 
 // symTable maps symbol strings to SymbolIDs for the engine's hot path. It is an
-// open-addressing table with linear probing, kept at most half full, whose slots hold the
-// name itself: a lookup is one hash of a few bytes, usually one slot, and a string compare
-// that Go's runtime short-cuts when both strings share their bytes (feeds intern symbols,
-// so they do). It replaces a map plus an address-keyed cache that needed package unsafe.
+// open-addressing table with linear probing, kept at most half full. A slot is 8 bytes (a
+// hash tag and the ID), so the probe array of 10,000 symbols is 256 KiB and mostly cached;
+// the name is then checked in a dense array, with a string compare that Go's runtime
+// short-cuts when both strings share their bytes (feeds intern symbols, so they do). It
+// replaces a map plus an address-keyed cache that needed package unsafe.
 //
-// A table is append-only. Once handed to a Snapshot it is shared and must not change; the
-// engine copies it before the next insert (see Engine.Register).
+// A table is append-only. Once handed to a Snapshot it is shared: the engine copies the
+// slots before the next insert (see Engine.Register). names is only ever appended to, so
+// a copy may share it.
 type symTable struct {
 	slots   []symSlot // len is a power of two
-	n       int
-	lineage *int // shared by a table and its clones: tells one engine's registry from another's
+	names   []string  // by ID
+	lineage *int      // shared by a table and its copies: tells one engine's registry from another's
 }
 
 type symSlot struct {
-	name string
-	tag  uint32   // the hash's high bits, so most mismatches skip the string compare
-	id   SymbolID // id+1: 0 marks an empty slot
+	tag uint32   // the hash's high bits, never 0 (so 0 marks an empty slot)
+	id  SymbolID //
 }
 
 func newSymTable(capacity int) *symTable {
@@ -25,7 +26,7 @@ func newSymTable(capacity int) *symTable {
 	for size < 2*capacity {
 		size *= 2
 	}
-	return &symTable{slots: make([]symSlot, size), lineage: new(int)}
+	return &symTable{slots: make([]symSlot, size), names: make([]string, 0, capacity), lineage: new(int)}
 }
 
 // symHash mixes a symbol's bytes. Tickers are 1-16 bytes: they are packed into two words
@@ -49,48 +50,55 @@ func symHash(s string) uint64 {
 	return h ^ h>>31
 }
 
+// tagOf is the slot tag of hash h: its high half, with 0 reserved for empty slots.
+func tagOf(h uint64) uint32 { return uint32(h>>32) | 1 }
+
+// len is how many symbols the table holds.
+func (t *symTable) len() int { return len(t.names) }
+
 // get returns the ID of name.
 func (t *symTable) get(name string) (SymbolID, bool) {
 	h := symHash(name)
 	mask := uint64(len(t.slots) - 1)
-	tag := uint32(h >> 32)
+	tag := tagOf(h)
 	for i := h & mask; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if s.id == 0 {
+		s := t.slots[i]
+		if s.tag == 0 {
 			return 0, false
 		}
-		if s.tag == tag && s.name == name {
-			return s.id - 1, true
+		if s.tag == tag && t.names[s.id] == name {
+			return s.id, true
 		}
 	}
 }
 
-// put adds name (which must be absent) with id, growing the table when half full.
-func (t *symTable) put(name string, id SymbolID) {
-	if 2*(t.n+1) > len(t.slots) {
-		old := t.slots
-		t.slots = make([]symSlot, 2*len(old))
-		for _, s := range old {
-			if s.id != 0 {
-				t.insert(s)
-			}
+// put adds name (which must be absent) as the next ID, growing the table when half full.
+func (t *symTable) put(name string) SymbolID {
+	id := SymbolID(len(t.names))
+	t.names = append(t.names, name)
+	if 2*len(t.names) > len(t.slots) {
+		t.slots = make([]symSlot, 2*len(t.slots))
+		for i, n := range t.names {
+			t.insert(symHash(n), SymbolID(i))
 		}
+		return id
 	}
-	h := symHash(name)
-	t.insert(symSlot{name: name, tag: uint32(h >> 32), id: id + 1})
-	t.n++
+	t.insert(symHash(name), id)
+	return id
 }
 
-func (t *symTable) insert(s symSlot) {
+func (t *symTable) insert(h uint64, id SymbolID) {
 	mask := uint64(len(t.slots) - 1)
-	for i := symHash(s.name) & mask; ; i = (i + 1) & mask {
-		if t.slots[i].id == 0 {
-			t.slots[i] = s
+	for i := h & mask; ; i = (i + 1) & mask {
+		if t.slots[i].tag == 0 {
+			t.slots[i] = symSlot{tag: tagOf(h), id: id}
 			return
 		}
 	}
 }
 
+// clone copies the slots, so inserts into the copy leave t as it was. The names are
+// shared: the copy only appends past t's length.
 func (t *symTable) clone() *symTable {
-	return &symTable{slots: append([]symSlot(nil), t.slots...), n: t.n, lineage: t.lineage}
+	return &symTable{slots: append([]symSlot(nil), t.slots...), names: t.names[:len(t.names):len(t.names)], lineage: t.lineage}
 }
