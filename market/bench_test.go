@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -117,13 +119,23 @@ func BenchmarkEngine(b *testing.B) {
 			next(len(block) * int(12*time.Minute/span))
 			events = 0
 			b.ReportAllocs()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			b.ResetTimer()
+			c0 := threadCPU()
 			next(b.N)
 			b.StopTimer()
+			b.ReportMetric(float64(b.N)/(threadCPU()-c0).Seconds(), "ticks/cpu_s")
 			sec := b.Elapsed().Seconds()
 			b.ReportMetric(float64(b.N)/sec, "ticks/s")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/tick")
 			b.ReportMetric(float64(events)/float64(b.N)*1000, "events/1k_ticks")
 		})
 	}
+}
+
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(1, &ru) // RUSAGE_THREAD
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -4,7 +4,6 @@ import (
 	"math"
 	"time"
 	_ "time/tzdata" // the NY session must work on machines without system tzdata
-	"unsafe"
 )
 
 // Detection constants of SPEC section 4, in milliseconds of tick time.
@@ -33,14 +32,16 @@ const (
 	neverOff = math.MinInt32 / 2
 
 	minRingCap = 64
-	// maxRingCap bounds one symbol's window memory (16 B a tick, 1 MiB): enough for a
-	// sustained 109 ticks/s on one symbol over the 600 s window. Beyond it new ticks still
-	// drive highs/lows, trends and surges but are not stored in the windows (counted in
-	// Engine.Overflow).
-	maxRingCap = 1 << 16
+	// DefaultWindowCap is how many entries one symbol's window history holds before it is
+	// coarsened (see Engine): 64 KiB a symbol, exact up to about 6.8 ticks a second
+	// sustained over the 600 s window.
+	DefaultWindowCap = 4096
+	// minWindowCap keeps room for one entry per second of the window (601) plus detail.
+	minWindowCap = 1024
+	maxWindowCap = 1 << 22
 )
 
-// Window boundary slots in symHot.idx; each idx is the ring position of the first tick
+// Window boundary slots in symHot.idx; each idx is the ring position of the first entry
 // newer than its boundary.
 const (
 	bW      = iota // now - 30 s (surge W)
@@ -51,12 +52,19 @@ const (
 	nBounds
 )
 
-// sample is one tick in a symbol's window ring: time as ms since the session's first tick
-// (a session is at most 25 h, so int32 fits), volume saturated to uint32.
+// boundLag is each boundary's distance behind now, in ms (bSpan is also clamped at the
+// session start).
+var boundLag = [nBounds]int32{surgeWindowMs, trendShortMs, surgeWindowMs + surgeSpanMaxMs, trendMediumMs, trendLongMs}
+
+// sample is one entry of a symbol's window ring: normally one tick, or after coarsening
+// every tick of one second (see Engine). t is the (last) tick's time in ms since the
+// session's first tick (a session is at most 25 h, so int32 fits); cv is the session's
+// cumulative volume through that tick, mod 2^32, so a window's volume is a difference of
+// two entries, exact up to 4.29 billion shares a window; p is the (last) tick's price.
 type sample struct {
-	t int32
-	v uint32
-	p float64
+	t  int32
+	cv uint32
+	p  float64
 }
 
 // SymbolID is a symbol's index in the engine's flat per-symbol arrays. IDs are assigned at
@@ -75,11 +83,14 @@ type symHot struct {
 	low     float64 // session_low
 	sessVol int64
 
-	// Window ring: ticks [idx[bLong]-1, n) are kept; positions are masked by len-1.
-	ring          []sample
-	n             uint32
-	idx           [nBounds]uint32
-	volW, volSpan int64 // volume in (now-W, now] and in the span before it
+	// Window ring: entries [idx[bLong]-1, n) are kept; positions are masked by len-1.
+	ring []sample
+	n    uint32
+	idx  [nBounds]uint32
+
+	ticks    uint32 // ticks this session (more than n once entries are coarsened)
+	nextPt   int32  // where the next price-history bucket starts (see symHist)
+	coarseTo int32  // the newest coarsened entry's time; neverOff when none this session
 
 	lastHL    int32     // last high or low event
 	lastTrend int32     // last trend event
@@ -87,23 +98,21 @@ type symHot struct {
 	trDir     Direction // current trend direction, 0 when no trend
 	trStr     Strength  // current trend strength
 	sign      Direction // sign of the latest score, 0 when none or not ready
-	_         [5]byte
+	coarse    bool      // the ring holds coarsened entries this session: cold.cum is kept
+	_         [4]byte
 }
 
-// idSlot caches a symbol string's ID by the address of its bytes (see Engine.lookup).
-type idSlot struct {
-	data uintptr
-	n    int
-	id   SymbolID
-}
-
-// symCold is per-symbol state needed only for events and session starts.
+// symCold is per-symbol state needed only for events, session starts, coarsening and reads.
 type symCold struct {
 	name                string
 	firstPrice          float64
 	repHigh, repLow     float64 // reported_high, reported_low
 	highCount, lowCount int32
-	signSince           int32 // when the score took its current sign
+	signSince           int32     // when the score took its current sign
+	lastHLKind          EventKind // the session's last high or low event, for reversals
+	// cum[pos&mask] is the session tick count through the entry at pos, kept while
+	// symHot.coarse (entries then hold more than one tick).
+	cum []uint32
 }
 
 // Engine turns ticks into events by the rules of SPEC section 4, on tick time only.
@@ -111,6 +120,17 @@ type symCold struct {
 // Per-symbol state lives in flat slices indexed by SymbolID, with ring buffers for the
 // windows, so once every symbol's ring has grown to its working size Process allocates
 // nothing. An Engine is not safe for concurrent use; Runner wraps one for that.
+//
+// Window memory is bounded by the window, not by the tick rate. A symbol's ring holds one
+// entry per tick while it fits the window cap (DefaultWindowCap, see WithWindowCap); the
+// answers are then exact at millisecond resolution. A symbol that ticks faster than the cap
+// allows over the 600 s window (about 6.8 ticks a second sustained, by default) has its
+// oldest entries merged into one entry per second of tick time (its last time, price and
+// cumulative volume, with the tick count kept aside), never more than about 610 entries for
+// the whole window. Every tick is still counted and the start of every window is kept; only
+// a window boundary that falls between two ticks of one merged second is then resolved to
+// that second (its ticks count as after the boundary). Ticks whose detection met such a
+// boundary are counted in Coarse, and Runner logs and reports them.
 //
 // Readings of the SPEC where it leaves room, chosen as literally as possible:
 //   - Times are taken at millisecond resolution (what events and JSON carry).
@@ -122,6 +142,9 @@ type symCold struct {
 //     tick only seeds the state.
 //   - pct_change is against the session's first price; volume is the session volume
 //     including the current tick.
+//   - reversal is true on a high whose symbol's previous high or low event this session was
+//     a low, and on a low after a high; the session's first event is never a reversal.
+//   - phase is the market phase at the event's own time (PhaseAt).
 //   - A trend window w "holds" the ticks in (now-w, now], the current one included; it is
 //     ready when today's session has a tick at or before now-w and it holds at least 8.
 //   - Trend direction is the sign of the score; age_seconds counts whole seconds from the
@@ -136,37 +159,65 @@ type symCold struct {
 //   - Threshold comparisons (>=) tolerate 1e-9 of float rounding so that decimal prices
 //     land on the documented side of each edge.
 //   - Output scores and percents are rounded to 4 decimals.
-//   - A new NY day resets everything about the symbol, including its trend windows.
+//   - A new NY day resets everything about the symbol, including its trend windows and its
+//     price history.
 type Engine struct {
-	ids     map[string]SymbolID
-	idCache []idSlot // see lookup
-	shared  bool     // ids was handed to a Snapshot: copy before the next write
-	hot     []symHot
-	cold    []symCold
-	ny      *time.Location
-	now     int64 // latest tick time seen, Unix ms
-	dayFrom int64 // cached NY day [dayFrom, dayTo), Unix ms
-	dayTo   int64
+	tab    *symTable
+	shared bool // tab was handed to a Snapshot: copy before the next insert
+	hot    []symHot
+	cold   []symCold
+	hist   []symHist
+	day    nyDay // cached: ticks cluster in one NY day
+	now    int64 // latest tick time seen, Unix ms
+	cap    uint32
 
-	ticks, rejected, overflow uint64
-	sink                      uint32 // keeps ProcessBatch's touching loads alive
+	// Activity checkpoints: the session tick count of every symbol at the start of each of
+	// the last cpSlots minutes (see Snapshot).
+	cpMin   [cpSlots]int64
+	cpTicks [cpSlots][]uint32
+	nextMin int64 // Unix ms at which the next checkpoint is due
+
+	ticks, rejected, coarse uint64
+	coarseSym               SymbolID // the last symbol whose ring was coarsened, -1 if none
+	coarsenings             uint64
+	sink                    uint32 // keeps ProcessBatch's touching loads alive
+}
+
+// EngineOption changes an Engine's defaults.
+type EngineOption func(*Engine)
+
+// WithWindowCap sets how many entries a symbol's window ring may hold before its oldest
+// entries are merged per second (rounded up to a power of two, at least 1024). A larger cap
+// keeps detection exact for faster symbols at 16 bytes an entry: 65,536 covers 109 ticks a
+// second sustained, at 1 MiB a symbol.
+func WithWindowCap(entries int) EngineOption {
+	return func(e *Engine) {
+		c := uint32(minWindowCap)
+		for int(c) < entries && c < maxWindowCap {
+			c *= 2
+		}
+		e.cap = c
+	}
 }
 
 // NewEngine returns an engine with the given symbols registered (in order, so symbols[i]
 // gets SymbolID i unless duplicated). Unknown symbols met later are registered on the fly.
-func NewEngine(symbols []string) *Engine {
-	ny, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		// Unreachable: time/tzdata is linked in.
-		panic("market: load America/New_York: " + err.Error())
-	}
+func NewEngine(symbols []string, opts ...EngineOption) *Engine {
 	e := &Engine{
-		ids:     make(map[string]SymbolID, len(symbols)),
-		idCache: make([]idSlot, 1024),
-		hot:     make([]symHot, 0, len(symbols)),
-		cold:    make([]symCold, 0, len(symbols)),
-		ny:      ny,
-		now:     never,
+		tab:       newSymTable(len(symbols)),
+		hot:       make([]symHot, 0, len(symbols)),
+		cold:      make([]symCold, 0, len(symbols)),
+		hist:      make([]symHist, 0, len(symbols)),
+		now:       never,
+		nextMin:   never,
+		cap:       DefaultWindowCap,
+		coarseSym: -1,
+	}
+	for i := range e.cpMin {
+		e.cpMin[i] = never
+	}
+	for _, o := range opts {
+		o(e)
 	}
 	for _, s := range symbols {
 		e.Register(s)
@@ -176,53 +227,22 @@ func NewEngine(symbols []string) *Engine {
 
 // Register returns the symbol's ID, adding the symbol if it is new.
 func (e *Engine) Register(symbol string) SymbolID {
-	if id, ok := e.ids[symbol]; ok {
+	if id, ok := e.tab.get(symbol); ok {
 		return id
 	}
 	if e.shared {
-		m := make(map[string]SymbolID, len(e.ids)+1)
-		for k, v := range e.ids {
-			m[k] = v
-		}
-		e.ids, e.shared = m, false
+		e.tab, e.shared = e.tab.clone(), false
 	}
-	id := SymbolID(len(e.hot))
-	e.ids[symbol] = id
-	if len(e.idCache) < 4*len(e.hot)+4 {
-		size := 1024 // a power of two at least 8 times the symbols: few collisions
-		for size < 8*(len(e.hot)+1) {
-			size *= 2
-		}
-		e.idCache = make([]idSlot, size)
-	}
+	id := e.tab.put(symbol)
 	// A fresh symbol's session ended long ago, so its first tick starts one.
 	e.hot = append(e.hot, symHot{start: never, ring: make([]sample, minRingCap)})
 	e.cold = append(e.cold, symCold{name: symbol})
+	e.hist = append(e.hist, symHist{})
 	return id
 }
 
-// lookup finds a symbol's ID. Feeds intern symbols, so a tick's symbol usually shares its
-// bytes with the registered name; a direct-mapped cache keyed by that address then skips
-// hashing the string. A slot is only filled when the address is the registered name's
-// own, which the engine keeps alive, so the address cannot be reused by another string.
-func (e *Engine) lookup(symbol string) (SymbolID, bool) {
-	p := uintptr(unsafe.Pointer(unsafe.StringData(symbol)))
-	slot := &e.idCache[(p>>4^p>>17)&uintptr(len(e.idCache)-1)]
-	if slot.data == p && slot.n == len(symbol) && p != 0 {
-		return slot.id, true
-	}
-	id, ok := e.ids[symbol]
-	if ok && unsafe.StringData(e.cold[id].name) == unsafe.StringData(symbol) {
-		*slot = idSlot{data: p, n: len(symbol), id: id}
-	}
-	return id, ok
-}
-
 // Lookup returns the ID of a registered symbol.
-func (e *Engine) Lookup(symbol string) (SymbolID, bool) {
-	id, ok := e.ids[symbol]
-	return id, ok
-}
+func (e *Engine) Lookup(symbol string) (SymbolID, bool) { return e.tab.get(symbol) }
 
 // Symbols returns how many symbols are registered.
 func (e *Engine) Symbols() int { return len(e.hot) }
@@ -241,14 +261,24 @@ func (e *Engine) Ticks() uint64 { return e.ticks }
 // Rejected returns how many ticks were refused (malformed or out of order).
 func (e *Engine) Rejected() uint64 { return e.rejected }
 
-// Overflow returns how many accepted ticks did not fit a full window ring (see maxRingCap).
-func (e *Engine) Overflow() uint64 { return e.overflow }
+// Coarse returns how many accepted ticks met a window boundary inside a coarsened second,
+// so that at least one of their window figures was taken at one-second resolution.
+func (e *Engine) Coarse() uint64 { return e.coarse }
+
+// Coarsenings returns how many times a symbol's window ring was full and had its oldest
+// entries merged per second, and the symbol of the latest one ("" if none).
+func (e *Engine) Coarsenings() (uint64, string) {
+	if e.coarseSym < 0 {
+		return e.coarsenings, ""
+	}
+	return e.coarsenings, e.cold[e.coarseSym].name
+}
 
 // Process runs one tick through detection and appends the events it causes to out, in the
 // order high/low, trend, surge. With a reused out slice it allocates nothing in the steady
 // state.
 func (e *Engine) Process(t Tick, out []Event) []Event {
-	id, ok := e.lookup(t.Symbol)
+	id, ok := e.tab.get(t.Symbol)
 	if !ok {
 		if t.Symbol == "" {
 			e.rejected++
@@ -273,7 +303,7 @@ func (e *Engine) ProcessBatch(ticks []Tick, out []Event) []Event {
 		g := ticks[:min(len(ticks), batchGroup)]
 		ticks = ticks[len(g):]
 		for k := range g {
-			id, ok := e.lookup(g[k].Symbol)
+			id, ok := e.tab.get(g[k].Symbol)
 			if !ok {
 				id = -1
 			}
@@ -290,11 +320,11 @@ func (e *Engine) ProcessBatch(ticks []Tick, out []Event) []Event {
 			if id := ids[k]; id >= 0 {
 				h := &e.hot[id]
 				r, m := h.ring, uint32(len(h.ring)-1)
-				// Each boundary reads its next tick and, when it moves, the one after.
 				sink += uint32(r[h.n&m].t + r[h.idx[bW]&m].t + r[h.idx[bShort]&m].t +
-					r[h.idx[bSpan]&m].t + r[h.idx[bMedium]&m].t + r[h.idx[bLong]&m].t +
-					r[(h.idx[bW]+1)&m].t + r[(h.idx[bShort]+1)&m].t + r[(h.idx[bSpan]+1)&m].t +
-					r[(h.idx[bMedium]+1)&m].t + r[(h.idx[bLong]+1)&m].t)
+					r[h.idx[bSpan]&m].t + r[h.idx[bMedium]&m].t + r[h.idx[bLong]&m].t)
+				if g[k].Time.UnixMilli()-h.start >= int64(h.nextPt) {
+					sink += uint32(len(e.hist[id].pts)) // the tick closes a price bucket
+				}
 			}
 		}
 		e.sink += sink
@@ -322,6 +352,9 @@ func (e *Engine) process(id SymbolID, t Tick, out []Event) []Event {
 		e.rejected++
 		return out
 	}
+	if ms >= e.nextMin {
+		e.checkpoint(ms)
+	}
 	e.ticks++
 	if ms > e.now {
 		e.now = ms
@@ -332,10 +365,10 @@ func (e *Engine) process(id SymbolID, t Tick, out []Event) []Event {
 	}
 	off := int32(off64)
 
-	// Start loading the first candidate tick of every window boundary now. These are
+	// Start loading the first candidate entry of every window boundary now. These are
 	// independent cache misses (the ring is far bigger than the caches when there are
 	// many symbols); issued together they overlap, where the loops in advance would
-	// otherwise meet them one at a time behind mispredicted branches.
+	// otherwise meet them one at a time.
 	r := h.ring
 	mask := uint32(len(r) - 1)
 	var first [nBounds]int32
@@ -343,8 +376,11 @@ func (e *Engine) process(id SymbolID, t Tick, out []Event) []Event {
 		first[b] = r[h.idx[b]&mask].t
 	}
 
+	prevOff := h.lastOff
 	h.lastOff = off
 	h.sessVol += t.Volume
+	h.ticks++
+	n0 := len(out)
 
 	// New highs and lows.
 	if p > h.high {
@@ -367,19 +403,30 @@ func (e *Engine) process(id SymbolID, t Tick, out []Event) []Event {
 		}
 	}
 
+	if off >= h.nextPt {
+		// The previous tick, still the ring's head, closed its price-history bucket.
+		e.closeBucket(id, h, prevOff, r[(h.n-1)&mask].p, off)
+	}
+
 	// The current tick is newer than every boundary, so the windows can move before
 	// it is stored; that also frees ring space for it.
 	h.advance(off, &first)
-	e.push(h, off, t.Volume, p)
+	if h.coarseTo > off-trendLongMs {
+		e.checkCoarse(id, h, off)
+	}
+	e.push(id, h, off, p)
 	out = e.trend(id, h, p, ms, off, out)
 	out = e.surge(id, h, p, ms, off, out)
+	if len(out) > n0 {
+		e.hist[id].record(out[n0:], h.start)
+	}
 	return out
 }
 
 // startSession seeds a symbol's state from the first tick of a NY trading day.
 func (e *Engine) startSession(id SymbolID, ms int64, p float64, vol int64) {
 	h, c := &e.hot[id], &e.cold[id]
-	_, end := e.nyDay(ms)
+	end := e.dayAt(ms).to
 	*h = symHot{
 		start:     ms,
 		endOff:    int32(end - ms),
@@ -387,50 +434,51 @@ func (e *Engine) startSession(id SymbolID, ms int64, p float64, vol int64) {
 		low:       p,
 		sessVol:   vol,
 		ring:      h.ring,
+		ticks:     1,
+		coarseTo:  neverOff,
 		lastHL:    neverOff,
 		lastTrend: neverOff,
 		lastSurge: [2]int32{neverOff, neverOff},
 	}
-	*c = symCold{name: c.name, firstPrice: p, repHigh: p, repLow: p, signSince: neverOff}
-	e.push(h, 0, vol, p)
+	*c = symCold{name: c.name, firstPrice: p, repHigh: p, repLow: p, signSince: neverOff, cum: c.cum}
+	h.nextPt = e.hist[id].reset(ms)
+	e.push(id, h, 0, p)
 }
 
-// nyDay returns the [start, end) of the America/New_York calendar day holding ms, in Unix
-// ms. The last answer is cached, as ticks cluster in one day.
-func (e *Engine) nyDay(ms int64) (int64, int64) {
-	if ms >= e.dayFrom && ms < e.dayTo {
-		return e.dayFrom, e.dayTo
+// dayAt returns the New York day holding ms, from a one-day cache.
+func (e *Engine) dayAt(ms int64) *nyDay {
+	if ms < e.day.from || ms >= e.day.to {
+		e.day = dayOf(ms)
 	}
-	y, m, d := time.UnixMilli(ms).In(e.ny).Date()
-	e.dayFrom = time.Date(y, m, d, 0, 0, 0, 0, e.ny).UnixMilli()
-	e.dayTo = time.Date(y, m, d+1, 0, 0, 0, 0, e.ny).UnixMilli()
-	return e.dayFrom, e.dayTo
+	return &e.day
 }
 
-// push stores a tick in the symbol's ring, growing it (by doubling, up to maxRingCap) when
-// the retained span is full.
-func (e *Engine) push(h *symHot, off int32, vol int64, p float64) {
+// phaseAt is PhaseAt for a Unix ms instant, through the day cache.
+func (e *Engine) phaseAt(ms int64) Phase { return e.dayAt(ms).phase(ms) }
+
+// push stores a tick in the symbol's ring, growing it (by doubling, up to the window cap)
+// or coarsening it when the retained span is full.
+func (e *Engine) push(id SymbolID, h *symHot, off int32, p float64) {
 	var tail uint32
 	if h.idx[bLong] > 0 {
 		tail = h.idx[bLong] - 1
 	}
 	if h.n-tail == uint32(len(h.ring)) {
-		if len(h.ring) >= maxRingCap {
-			e.overflow++
-			return
+		if uint32(len(h.ring)) < e.cap {
+			e.grow(id, h, tail)
+		} else {
+			e.coarsen(id, h, tail)
 		}
-		h.grow(tail)
 	}
-	v := uint32(math.MaxUint32)
-	if vol < math.MaxUint32 {
-		v = uint32(vol)
+	mask := uint32(len(h.ring) - 1)
+	h.ring[h.n&mask] = sample{t: off, cv: uint32(h.sessVol), p: p}
+	if h.coarse {
+		e.cold[id].cum[h.n&mask] = h.ticks
 	}
-	h.ring[h.n&uint32(len(h.ring)-1)] = sample{t: off, v: v, p: p}
 	h.n++
-	h.volW += int64(v)
 }
 
-func (h *symHot) grow(tail uint32) {
+func (e *Engine) grow(id SymbolID, h *symHot, tail uint32) {
 	size := 2 * len(h.ring)
 	ring := make([]sample, size)
 	oldMask, newMask := uint32(len(h.ring)-1), uint32(size-1)
@@ -438,49 +486,130 @@ func (h *symHot) grow(tail uint32) {
 		ring[i&newMask] = h.ring[i&oldMask]
 	}
 	h.ring = ring
+	if c := &e.cold[id]; c.cum != nil {
+		cum := make([]uint32, size)
+		if h.coarse {
+			for i := tail; i != h.n; i++ {
+				cum[i&newMask] = c.cum[i&oldMask]
+			}
+		}
+		c.cum = cum
+	}
 }
 
-// advance moves every window boundary up to the tick time off, keeping the W and span
-// volume sums in step. first holds each boundary's next stored tick time, preloaded.
+// coarsen frees ring space by merging the oldest entries of each second of tick time into
+// one: the last tick's time, price and cumulative volume, with the tick count kept in
+// cold.cum. Window boundaries are barriers (an entry at a boundary starts a new run), so
+// every window holds the same ticks before and after. It merges from the tail until a
+// quarter of the ring is free, so its cost is a few entry copies per tick.
+func (e *Engine) coarsen(id SymbolID, h *symHot, tail uint32) {
+	c := &e.cold[id]
+	r, mask := h.ring, uint32(len(h.ring)-1)
+	if !h.coarse {
+		if len(c.cum) != len(r) {
+			c.cum = make([]uint32, len(r))
+		}
+		// Until now every entry was one tick.
+		for i, k := tail, h.ticks-(h.n-tail); i != h.n; i++ {
+			k++
+			c.cum[i&mask] = k
+		}
+		h.coarse = true
+	}
+	cum := c.cum
+	want := uint32(len(r) / 4)
+	w, i := tail, tail
+	var newIdx [nBounds]uint32
+	for i != h.n && i-w < want {
+		j := i + 1
+		sec := r[i&mask].t / 1000
+		for j != h.n && r[j&mask].t/1000 == sec && !h.isBoundary(j) {
+			j++
+		}
+		for b := range h.idx {
+			if h.idx[b] == i {
+				newIdx[b] = w
+			}
+		}
+		last := (j - 1) & mask
+		if j-i > 1 {
+			h.coarseTo = max(h.coarseTo, r[last].t)
+		}
+		r[w&mask], cum[w&mask] = r[last], cum[last]
+		w, i = w+1, j
+	}
+	stop, shift := i, i-w
+	for ; i != h.n; i++ {
+		r[(i-shift)&mask], cum[(i-shift)&mask] = r[i&mask], cum[i&mask]
+	}
+	// Boundaries in the merged part started a run each; the rest moved down by shift.
+	for b := range h.idx {
+		if h.idx[b] >= stop {
+			h.idx[b] -= shift
+		} else {
+			h.idx[b] = newIdx[b]
+		}
+	}
+	h.n -= shift
+	e.coarsenings++
+	e.coarseSym = id
+}
+
+// isBoundary reports whether ring position i is where a window boundary stands.
+func (h *symHot) isBoundary(i uint32) bool {
+	return i == h.idx[0] || i == h.idx[1] || i == h.idx[2] || i == h.idx[3] || i == h.idx[4]
+}
+
+// checkCoarse counts the tick in Coarse when a window boundary falls inside a coarsened
+// second that holds ticks on both sides of it (conservatively: any merged entry whose
+// second holds the boundary).
+func (e *Engine) checkCoarse(id SymbolID, h *symHot, off int32) {
+	c := &e.cold[id]
+	mask := uint32(len(h.ring) - 1)
+	for b := range h.idx {
+		i := h.idx[b]
+		bound := off - boundLag[b]
+		if i == 0 || i == h.n || bound < 0 {
+			continue
+		}
+		if c.cum[i&mask]-c.cum[(i-1)&mask] > 1 && h.ring[i&mask].t/1000 == bound/1000 {
+			e.coarse++
+			return
+		}
+	}
+}
+
+// advance moves every window boundary up to the tick time off. first holds each
+// boundary's next stored entry time, preloaded.
 func (h *symHot) advance(off int32, first *[nBounds]int32) {
 	r := h.ring
 	mask := uint32(len(r) - 1)
 	n := h.n
-
-	// W: ticks leaving (now-W, now] enter the span.
-	b := off - surgeWindowMs
-	i, t := h.idx[bW], first[bW]
-	for i != n && t <= b {
-		v := int64(r[i&mask].v)
-		h.volW -= v
-		h.volSpan += v
-		i++
-		t = r[i&mask].t
-	}
-	h.idx[bW] = i
-
-	// Span start: max(now-W-300s, session start), never past the W boundary.
-	b = max(off-surgeWindowMs-surgeSpanMaxMs, 0)
-	i, t = h.idx[bSpan], first[bSpan]
-	for lim := h.idx[bW]; i != lim && t <= b; {
-		h.volSpan -= int64(r[i&mask].v)
-		i++
-		t = r[i&mask].t
-	}
-	h.idx[bSpan] = i
-
+	h.idx[bW] = seek(r, mask, h.idx[bW], n, off-surgeWindowMs, first[bW])
 	h.idx[bShort] = seek(r, mask, h.idx[bShort], n, off-trendShortMs, first[bShort])
+	h.idx[bSpan] = seek(r, mask, h.idx[bSpan], n, max(off-surgeWindowMs-surgeSpanMaxMs, 0), first[bSpan])
 	h.idx[bMedium] = seek(r, mask, h.idx[bMedium], n, off-trendMediumMs, first[bMedium])
 	h.idx[bLong] = seek(r, mask, h.idx[bLong], n, off-trendLongMs, first[bLong])
 }
 
-// seek advances i past every stored tick at or before bound; t is the time at i.
+// seek advances i past every stored entry at or before bound; t is the time at i. Most
+// ticks move a boundary by zero or one entry, so that step is taken without a branch
+// (which would mispredict half the time); further entries take the loop.
 func seek(r []sample, mask, i, n uint32, bound, t int32) uint32 {
+	i += b2u(i != n) & b2u(t <= bound)
+	t = r[i&mask].t
 	for i != n && t <= bound {
 		i++
 		t = r[i&mask].t
 	}
 	return i
+}
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (e *Engine) highLow(id SymbolID, kind EventKind, p float64, ms int64) Event {
@@ -489,6 +618,8 @@ func (e *Engine) highLow(id SymbolID, kind EventKind, p float64, ms int64) Event
 	if kind == KindLow {
 		count = c.lowCount
 	}
+	rev := c.lastHLKind != 0 && c.lastHLKind != kind
+	c.lastHLKind = kind
 	return Event{Kind: kind, HighLow: HighLowEvent{
 		Kind:        kind,
 		Symbol:      c.name,
@@ -501,7 +632,17 @@ func (e *Engine) highLow(id SymbolID, kind EventKind, p float64, ms int64) Event
 		PctChange:   round4((p - c.firstPrice) / c.firstPrice * 100),
 		SessionHigh: h.high,
 		SessionLow:  h.low,
+		Phase:       e.phaseAt(ms),
+		Reversal:    rev,
 	}}
+}
+
+// windowTicks is how many ticks the ring holds from position i to the head.
+func (e *Engine) windowTicks(id SymbolID, h *symHot, i uint32) uint32 {
+	if !h.coarse || i == 0 {
+		return h.n - i
+	}
+	return h.ticks - e.cold[id].cum[(i-1)&uint32(len(h.ring)-1)]
 }
 
 // trend scores the three windows and emits a trend event when due.
@@ -509,7 +650,7 @@ func (e *Engine) trend(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 	iS, iM, iL := h.idx[bShort], h.idx[bMedium], h.idx[bLong]
 	// Windows nest, so the long one's first tick implies the others', and the short
 	// one holds the fewest ticks.
-	if iL == 0 || h.n-iS < minWindowTicks {
+	if iL == 0 || (h.n-iS < minWindowTicks && e.windowTicks(id, h, iS) < minWindowTicks) {
 		h.trDir, h.trStr, h.sign = 0, StrengthNone, 0
 		return out
 	}
@@ -519,13 +660,7 @@ func (e *Engine) trend(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 	sL := windowScore(p, h.ring[(iL-1)&mask].p)
 	score := 0.3*sS + 0.4*sM + 0.3*sL
 
-	var dir Direction
-	switch {
-	case score > 0:
-		dir = Up
-	case score < 0:
-		dir = Down
-	}
+	dir := signOf(score)
 	if dir != h.sign {
 		h.sign = dir
 		e.cold[id].signSince = off
@@ -549,37 +684,35 @@ func (e *Engine) trend(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 			Medium:     round4(sM),
 			Long:       round4(sL),
 			AgeSeconds: int64(off-c.signSince) / 1000,
+			Phase:      e.phaseAt(ms),
 		}})
 	}
 	h.trDir, h.trStr = dir, str
 	return out
 }
 
-// windowScore is clamp(r / 1 %, -1, 1) for the return from then to p.
-func windowScore(p, then float64) float64 {
-	s := (p - then) / then * 100
-	if s > 1 {
+// signOf is Up for x > 0, Down for x < 0 and 0 otherwise, without branches.
+func signOf(x float64) Direction {
+	return Direction(b2i(x > 0) - b2i(x < 0))
+}
+
+func b2i(b bool) int8 {
+	if b {
 		return 1
 	}
-	if s < -1 {
-		return -1
-	}
-	return s
+	return 0
+}
+
+// windowScore is clamp(r / 1 %, -1, 1) for the return from then to p.
+func windowScore(p, then float64) float64 {
+	return max(-1, min(1, (p-then)/then*100))
 }
 
 // TrendStrength grades a trend score: strong at |score| >= 0.6, moderate at >= 0.3, weak at
 // >= 0.1, and StrengthNone (no trend) below.
 func TrendStrength(score float64) Strength {
 	a := math.Abs(score)
-	switch {
-	case geq(a, 0.6):
-		return StrengthStrong
-	case geq(a, 0.3):
-		return StrengthModerate
-	case geq(a, 0.1):
-		return StrengthWeak
-	}
-	return StrengthNone
+	return Strength(b2i(geq(a, 0.1)) + b2i(geq(a, 0.3)) + b2i(geq(a, 0.6)))
 }
 
 // surge evaluates the three surge triggers over W and emits a surge event when one fires
@@ -593,29 +726,30 @@ func (e *Engine) surge(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 	if iW == 0 {
 		return out
 	}
-	then := h.ring[(iW-1)&uint32(len(h.ring)-1)].p
+	mask := uint32(len(h.ring) - 1)
+	before := &h.ring[(iW-1)&mask]
+	then := before.p
 	pct := (p - then) / then
-	var dir Direction
-	slot := 1
-	switch {
-	case pct > 0:
-		dir = Up
-	case pct < 0:
-		dir, slot = Down, 0
-	default:
-		return out
-	}
 	thr := SurgeThreshold(p)
 	if !geq(math.Abs(pct), 0.5*thr) {
 		return out // below every trigger's price condition: skip the volume math
+	}
+	dir, slot := Up, 1
+	if pct < 0 {
+		dir, slot = Down, 0
 	}
 	if int64(off)-int64(h.lastSurge[slot]) < surgeQuietMs {
 		return out
 	}
 	span = min(span, surgeSpanMaxMs)
+	var spanFrom uint32
+	if iSpan := h.idx[bSpan]; iSpan > 0 {
+		spanFrom = h.ring[(iSpan-1)&mask].cv
+	}
+	volW, volSpan := uint32(h.sessVol)-before.cv, before.cv-spanFrom
 	mult := surgeZeroMean
-	if mean := float64(h.volSpan) * surgeWindowMs / float64(span); mean != 0 {
-		mult = float64(h.volW) / mean
+	if mean := float64(volSpan) * surgeWindowMs / float64(span); mean != 0 {
+		mult = float64(volW) / mean
 	}
 	trig, str := SurgeTrigger(pct, mult, thr)
 	if trig == 0 {
@@ -631,6 +765,7 @@ func (e *Engine) surge(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 		Trigger:        trig,
 		MagnitudePct:   round4(pct * 100),
 		VolumeMultiple: round4(mult),
+		Phase:          e.phaseAt(ms),
 	}})
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -120,11 +121,11 @@ func TestHighLowEventFields(t *testing.T) {
 	}))
 	want := []HighLowEvent{
 		{Kind: KindHigh, Symbol: "T", Price: 101, Time: MillisOf(at(1)), Count: 1, CountUp: 1, CountDown: 0,
-			Volume: 30, PctChange: 1, SessionHigh: 101, SessionLow: 100},
+			Volume: 30, PctChange: 1, SessionHigh: 101, SessionLow: 100, Phase: PhaseRegular},
 		{Kind: KindLow, Symbol: "T", Price: 99, Time: MillisOf(at(2)), Count: 1, CountUp: 1, CountDown: 1,
-			Volume: 60, PctChange: -1, SessionHigh: 101, SessionLow: 99},
+			Volume: 60, PctChange: -1, SessionHigh: 101, SessionLow: 99, Phase: PhaseRegular, Reversal: true},
 		{Kind: KindHigh, Symbol: "T", Price: 104, Time: MillisOf(at(3)), Count: 2, CountUp: 2, CountDown: 1,
-			Volume: 100, PctChange: 4, SessionHigh: 104, SessionLow: 99},
+			Volume: 100, PctChange: 4, SessionHigh: 104, SessionLow: 99, Phase: PhaseRegular, Reversal: true},
 	}
 	if len(evs) != len(want) {
 		t.Fatalf("got %d events, want %d: %+v", len(evs), len(want), evs)
@@ -289,7 +290,7 @@ func TestTrendWeights(t *testing.T) {
 	tr := trends[0].Trend
 	short := round4((101 - 100.5) / 100.5 / 0.01)
 	want := TrendEvent{Symbol: "T", Price: 101, Time: MillisOf(at(600)), Direction: Up,
-		Strength: StrengthStrong, Score: round4(0.3*short + 0.4 + 0.3), Short: short, Medium: 1, Long: 1}
+		Strength: StrengthStrong, Score: round4(0.3*short + 0.4 + 0.3), Short: short, Medium: 1, Long: 1, Phase: PhaseRegular}
 	if tr != want {
 		t.Fatalf("got  %+v\nwant %+v", tr, want)
 	}
@@ -557,7 +558,7 @@ func TestEngineRegistry(t *testing.T) {
 	if id, ok := e.Lookup("NEW"); !ok || id != 2 {
 		t.Fatalf("NEW = %v %v", id, ok)
 	}
-	if _, ok := snap.ids["NEW"]; ok {
+	if _, ok := snap.tab.get("NEW"); ok {
 		t.Fatal("registration changed an older snapshot")
 	}
 	if !e.Now().Equal(t0) {
@@ -566,9 +567,9 @@ func TestEngineRegistry(t *testing.T) {
 }
 
 func TestRingGrowth(t *testing.T) {
-	// 5000 ticks at 20 a second: the ring grows past its first size and the windows still
+	// 24,000 ticks at 20 a second: the ring grows past its first size and the windows still
 	// see the right p_then (a tick at or before now-600 s) after wrapping many times.
-	e := NewEngine(nil)
+	e := NewEngine(nil, WithWindowCap(16384))
 	var evs []Event
 	for i := 0; i <= 20*1200; i++ {
 		p := 100.0
@@ -640,8 +641,8 @@ func TestProcessBatchMatchesProcess(t *testing.T) {
 }
 
 func TestRingCap(t *testing.T) {
-	// 300 ticks a second for 300 s on one symbol: more than the ring may hold. The extra
-	// ticks are counted, detection goes on, and memory stays bounded.
+	// 300 ticks a second for 300 s on one symbol: more than the ring may hold. The oldest
+	// entries are merged per second, detection goes on, and memory stays bounded.
 	e := NewEngine(nil)
 	var evs []Event
 	highs := 0
@@ -649,10 +650,74 @@ func TestRingCap(t *testing.T) {
 		evs = e.Process(tk(float64(i)/300, 100+float64(i)/1000, 1), evs[:0])
 		highs += len(ofKind(evs, KindHigh))
 	}
-	if e.Overflow() == 0 || len(e.hot[0].ring) != maxRingCap || e.Rejected() != 0 {
-		t.Fatalf("overflow %d, ring %d, rejected %d", e.Overflow(), len(e.hot[0].ring), e.Rejected())
+	if n, sym := e.Coarsenings(); n == 0 || sym != "T" || len(e.hot[0].ring) != DefaultWindowCap || e.Rejected() != 0 {
+		t.Fatalf("coarsenings %d (%q), ring %d, rejected %d", n, sym, len(e.hot[0].ring), e.Rejected())
 	}
 	if highs < 290 { // one a second, by the cooldown
 		t.Fatalf("%d highs", highs)
+	}
+}
+
+func TestReversal(t *testing.T) {
+	// A crafted session: highs, a turn down, lows, a turn up; then a new NY day, whose
+	// first event is never a reversal even though yesterday ended on a high.
+	next := t0.Add(24 * time.Hour)
+	ticks := []Tick{
+		tk(0, 100, 1),
+		tk(2, 101, 1),  // HIGH #1: the session's first event
+		tk(4, 102, 1),  // HIGH #2
+		tk(6, 99, 1),   // LOW #1: a reversal
+		tk(8, 98, 1),   // LOW #2
+		tk(10, 97, 1),  // LOW #3
+		tk(12, 103, 1), // HIGH #3: a reversal
+		tk(12.5, 96, 1),
+		tk(14, 95, 1), // LOW #4 (the low at 12.5 s was in the cooldown): a reversal
+		{Symbol: "T", Price: 50, Volume: 1, Time: next},
+		{Symbol: "T", Price: 49, Volume: 1, Time: next.Add(2 * time.Second)}, // LOW #1 of a new day
+		{Symbol: "T", Price: 51, Volume: 1, Time: next.Add(4 * time.Second)}, // HIGH #1: a reversal
+	}
+	type hl struct {
+		label string
+		rev   bool
+	}
+	var got []hl
+	for _, e := range ofKind(flat(mustRun(t, ticks)), KindHigh, KindLow) {
+		got = append(got, hl{e.HighLow.Label(), e.HighLow.Reversal})
+	}
+	want := []hl{{"HIGH #1", false}, {"HIGH #2", false}, {"LOW #1", true}, {"LOW #2", false}, {"LOW #3", false},
+		{"HIGH #3", true}, {"LOW #4", true}, {"LOW #1", false}, {"HIGH #1", true}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got  %v\nwant %v", got, want)
+	}
+}
+
+func TestSymTable(t *testing.T) {
+	tab := newSymTable(0)
+	var names []string
+	for i := range 5000 {
+		n := fmt.Sprintf("S%d", i)
+		if i%7 == 0 {
+			n = fmt.Sprintf("LONG.SYMBOL-%09d", i) // over 16 bytes: the other hash path
+		}
+		names = append(names, n)
+		if id := tab.put(n); int(id) != i {
+			t.Fatalf("put %q = %d", n, id)
+		}
+	}
+	snapshot := tab.clone()
+	tab.put("LATE")
+	for i, n := range names {
+		if id, ok := tab.get(strings.Clone(n)); !ok || int(id) != i {
+			t.Fatalf("get %q = %d %v", n, id, ok)
+		}
+	}
+	if _, ok := tab.get("NOPE"); ok {
+		t.Fatal("found a symbol never put")
+	}
+	if _, ok := snapshot.get("LATE"); ok || snapshot.len() != 5000 {
+		t.Fatal("a clone saw a later insert")
+	}
+	if id, ok := tab.get("LATE"); !ok || id != 5000 {
+		t.Fatal("LATE")
 	}
 }

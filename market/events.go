@@ -70,8 +70,12 @@ func (d Direction) String() string {
 // MarshalText encodes the direction as "up" or "down" (SPEC section 4).
 func (d Direction) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// UnmarshalText parses "up" or "down".
+// UnmarshalText parses "up" or "down", and "none" (no direction, as TrendScores may carry).
 func (d *Direction) UnmarshalText(b []byte) error {
+	if string(b) == "none" {
+		*d = 0
+		return nil
+	}
 	v, err := ParseDirection(string(b))
 	if err != nil {
 		return err
@@ -195,9 +199,10 @@ func ParseTrigger(s string) (Trigger, error) {
 }
 
 // HighLowEvent is a new session high (Kind KindHigh) or low (KindLow), SPEC section 4.
-// PctChange is in percent against the session's first price (4.0 = +4 %). The label
-// ("HIGH #3") is derived from Kind and Count, so building the event allocates nothing; it
-// is included in the JSON.
+// PctChange is in percent against the session's first price (4.0 = +4 %). Reversal marks a
+// high whose symbol's previous high or low event this session was a low, or a low after a
+// high: the move turned. The label ("HIGH #3") is derived from Kind and Count, so building
+// the event allocates nothing; it is included in the JSON.
 type HighLowEvent struct {
 	Kind        EventKind `json:"kind"`
 	Symbol      string    `json:"symbol"`
@@ -210,6 +215,8 @@ type HighLowEvent struct {
 	PctChange   float64   `json:"pct_change"`
 	SessionHigh float64   `json:"session_high"`
 	SessionLow  float64   `json:"session_low"`
+	Phase       Phase     `json:"phase"`
+	Reversal    bool      `json:"reversal"`
 }
 
 // Label returns "HIGH #n" or "LOW #n".
@@ -232,7 +239,8 @@ func (e HighLowEvent) MarshalJSON() ([]byte, error) {
 
 // TrendEvent reports a trend (SPEC section 4). Score, Short, Medium and Long are the
 // combined and per-window scores in [-1, 1]; AgeSeconds is how long the score has kept its
-// current sign, in whole seconds of tick time.
+// current sign, in whole seconds of tick time. Phase, as on every event, is the market
+// phase at the event's time.
 type TrendEvent struct {
 	Symbol     string    `json:"symbol"`
 	Price      float64   `json:"price"`
@@ -244,6 +252,7 @@ type TrendEvent struct {
 	Medium     float64   `json:"medium"`
 	Long       float64   `json:"long"`
 	AgeSeconds int64     `json:"age_seconds"`
+	Phase      Phase     `json:"phase"`
 }
 
 // SurgeEvent reports a surge (SPEC section 4). MagnitudePct is the signed 30 s price change
@@ -257,6 +266,7 @@ type SurgeEvent struct {
 	Trigger        Trigger   `json:"trigger"`
 	MagnitudePct   float64   `json:"magnitude_pct"`
 	VolumeMultiple float64   `json:"volume_multiple"`
+	Phase          Phase     `json:"phase"`
 }
 
 // Event is one detection result as a tagged value: Kind says which of HighLow, Trend or
@@ -289,6 +299,17 @@ func (e *Event) Price() float64 {
 		return e.Surge.Price
 	}
 	return e.HighLow.Price
+}
+
+// Phase returns the market phase of whichever event is set.
+func (e *Event) Phase() Phase {
+	switch e.Kind {
+	case KindTrend:
+		return e.Trend.Phase
+	case KindSurge:
+		return e.Surge.Phase
+	}
+	return e.HighLow.Phase
 }
 
 // Time returns the tick time of whichever event is set.

@@ -23,22 +23,23 @@ func jsonKeys(tb testing.TB, b []byte) []string {
 
 func TestEventJSON(t *testing.T) {
 	hl := Event{Kind: KindLow, HighLow: HighLowEvent{Kind: KindLow, Symbol: "AAPL", Price: 99.5, Time: 1741962600250,
-		Count: 2, CountUp: 1, CountDown: 2, Volume: 1200, PctChange: -4, SessionHigh: 104, SessionLow: 99.5}}
+		Count: 2, CountUp: 1, CountDown: 2, Volume: 1200, PctChange: -4, SessionHigh: 104, SessionLow: 99.5,
+		Phase: PhaseAfter, Reversal: true}}
 	tr := Event{Kind: KindTrend, Trend: TrendEvent{Symbol: "MSFT", Price: 388, Time: 1741962600250, Direction: Up,
-		Strength: StrengthModerate, Score: 0.45, Short: 0.2, Medium: 0.5, Long: 0.6, AgeSeconds: 75}}
+		Strength: StrengthModerate, Score: 0.45, Short: 0.2, Medium: 0.5, Long: 0.6, AgeSeconds: 75, Phase: PhasePre}}
 	su := Event{Kind: KindSurge, Surge: SurgeEvent{Symbol: "PLUG", Price: 3.3, Time: 1741962600250, Direction: Down,
-		Strength: StrengthStrong, Trigger: TriggerPriceAndVolume, MagnitudePct: -6.5, VolumeMultiple: 4.25}}
+		Strength: StrengthStrong, Trigger: TriggerPriceAndVolume, MagnitudePct: -6.5, VolumeMultiple: 4.25, Phase: PhaseRegular}}
 	tests := []struct {
 		ev   Event
 		keys string
 		has  string
 	}{
-		{hl, "count count_down count_up kind label pct_change price session_high session_low symbol time volume",
-			`"kind":"low","symbol":"AAPL","price":99.5,"time":1741962600250,"count":2,"count_up":1,"count_down":2,"volume":1200,"pct_change":-4,"session_high":104,"session_low":99.5,"label":"LOW #2"`},
-		{tr, "age_seconds direction kind long medium price score short strength symbol time",
-			`"direction":"up","strength":"moderate","score":0.45,"short":0.2,"medium":0.5,"long":0.6,"age_seconds":75`},
-		{su, "direction kind magnitude_pct price strength symbol time trigger volume_multiple",
-			`"direction":"down","strength":"strong","trigger":"price_and_volume","magnitude_pct":-6.5,"volume_multiple":4.25`},
+		{hl, "count count_down count_up kind label pct_change phase price reversal session_high session_low symbol time volume",
+			`"kind":"low","symbol":"AAPL","price":99.5,"time":1741962600250,"count":2,"count_up":1,"count_down":2,"volume":1200,"pct_change":-4,"session_high":104,"session_low":99.5,"phase":"after","reversal":true,"label":"LOW #2"`},
+		{tr, "age_seconds direction kind long medium phase price score short strength symbol time",
+			`"direction":"up","strength":"moderate","score":0.45,"short":0.2,"medium":0.5,"long":0.6,"age_seconds":75,"phase":"pre"`},
+		{su, "direction kind magnitude_pct phase price strength symbol time trigger volume_multiple",
+			`"direction":"down","strength":"strong","trigger":"price_and_volume","magnitude_pct":-6.5,"volume_multiple":4.25,"phase":"regular"`},
 	}
 	for _, tt := range tests {
 		b, err := json.Marshal(tt.ev)

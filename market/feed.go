@@ -21,6 +21,15 @@ type Warmer interface {
 	Warmup(now time.Time, fn func(Tick))
 }
 
+// SymbolAdder is implemented by feeds whose symbol set can grow while they run, so that a
+// watchlist or universe that gains a symbol is covered without a restart (the simulator
+// starts ticking it; the Polygon feed subscribes to it, now and after every reconnect).
+// AddSymbols is safe to call from any goroutine, before or during Run; symbols the feed
+// already has are ignored.
+type SymbolAdder interface {
+	AddSymbols(symbols []string) error
+}
+
 // SliceFeed is a Feed that sends a fixed list of ticks and returns; tests use it.
 type SliceFeed []Tick
 

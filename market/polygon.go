@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -20,6 +22,8 @@ const (
 	polygonBackoffBase  = time.Second
 	polygonBackoffMax   = 60 * time.Second
 	polygonHandshake    = 15 * time.Second // dial, connected, auth: each must answer within this
+	polygonIdle         = 20 * time.Second // silence after which the feed pings
+	polygonPongWait     = 10 * time.Second // a ping unanswered this long means a dead connection
 	polygonReadLimit    = 16 << 20         // a batch of aggregates can be large
 	polygonSubscribeMax = 1000             // symbols per subscribe message
 )
@@ -32,13 +36,27 @@ var ErrPolygonAuth = errors.New("polygon: authentication failed")
 // (SPEC section 3): each aggregate's close c, volume v and end time e (Unix ms) becomes a
 // tick. It reconnects after any failure except a rejected key, waiting 1 s, then doubling
 // up to 60 s; the wait starts again from 1 s after a connection that delivered data.
+//
+// A connection that has been silent for 20 s is pinged; if no pong comes within 10 s the
+// connection is taken for dead (a half-open TCP connection, a stalled proxy) and replaced.
+// A quiet but healthy connection (markets closed) answers the ping and is kept.
+//
+// AddSymbols grows the subscription while it runs: the new symbols are subscribed on the
+// live connection and on every later one.
 type PolygonFeed struct {
-	url     string
-	key     string
-	symbols []string
-	log     *slog.Logger
-	base    time.Duration
-	max     time.Duration
+	url       string
+	key       string
+	log       *slog.Logger
+	base      time.Duration
+	max       time.Duration
+	handshake time.Duration
+	idle      time.Duration
+	pongWait  time.Duration
+
+	mu      sync.Mutex
+	symbols []string        // subscribed on every connection
+	known   map[string]bool // symbols, as a set
+	conn    *websocket.Conn // the live, subscribed connection, or nil
 }
 
 // PolygonOption changes a PolygonFeed's defaults.
@@ -47,6 +65,12 @@ type PolygonOption func(*PolygonFeed)
 // WithBackoff sets the reconnect wait: base first, doubling up to max. Tests use short ones.
 func WithBackoff(base, max time.Duration) PolygonOption {
 	return func(f *PolygonFeed) { f.base, f.max = base, max }
+}
+
+// WithTimeouts sets how long each handshake step may take, how long a connection may be
+// silent before a ping, and how long to wait for the pong. Tests use short ones.
+func WithTimeouts(handshake, idle, pongWait time.Duration) PolygonOption {
+	return func(f *PolygonFeed) { f.handshake, f.idle, f.pongWait = handshake, idle, pongWait }
 }
 
 // NewPolygonFeed returns a feed for the given symbols (deduplicated). An empty url means
@@ -69,14 +93,69 @@ func NewPolygonFeed(url, apiKey string, symbols []string, logger *slog.Logger, o
 		logger = slog.New(slog.DiscardHandler)
 	}
 	f := &PolygonFeed{url: url, key: apiKey, symbols: syms, log: logger,
-		base: polygonBackoffBase, max: polygonBackoffMax}
+		base: polygonBackoffBase, max: polygonBackoffMax,
+		handshake: polygonHandshake, idle: polygonIdle, pongWait: polygonPongWait,
+		known: make(map[string]bool, len(syms))}
+	for _, s := range syms {
+		f.known[s] = true
+	}
 	for _, o := range opts {
 		o(f)
 	}
 	if f.base <= 0 || f.max < f.base {
 		return nil, fmt.Errorf("market: new polygon feed: backoff %v..%v: want 0 < base <= max", f.base, f.max)
 	}
+	if f.handshake <= 0 || f.idle <= 0 || f.pongWait <= 0 {
+		return nil, fmt.Errorf("market: new polygon feed: timeouts %v, %v, %v: want > 0", f.handshake, f.idle, f.pongWait)
+	}
 	return f, nil
+}
+
+// AddSymbols subscribes to symbols the feed does not have yet: at once on the live
+// connection, if there is one, and on every connection after. Invalid symbols are refused
+// (and none added); a failed subscribe is reported, but the symbols stay, so the next
+// connection subscribes to them.
+func (f *PolygonFeed) AddSymbols(symbols []string) error {
+	for _, s := range symbols {
+		if !ValidSymbol(s) {
+			return fmt.Errorf("polygon: add symbol %q: not a valid symbol", s)
+		}
+	}
+	f.mu.Lock()
+	var fresh []string
+	for _, s := range symbols {
+		if !f.known[s] {
+			s = strings.Clone(s)
+			f.known[s] = true
+			f.symbols = append(f.symbols, s)
+			fresh = append(fresh, s)
+		}
+	}
+	c := f.conn
+	f.mu.Unlock()
+	if c == nil || len(fresh) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.handshake)
+	defer cancel()
+	if err := subscribe(ctx, c, fresh); err != nil {
+		return fmt.Errorf("polygon: subscribe %d new symbols: %w", len(fresh), err)
+	}
+	f.log.Info("polygon: subscribed to new symbols", "url", f.url, "added", len(fresh))
+	return nil
+}
+
+// subscribe asks for the per-second aggregates of symbols, in messages of at most
+// polygonSubscribeMax symbols.
+func subscribe(ctx context.Context, c *websocket.Conn, symbols []string) error {
+	for i := 0; i < len(symbols); i += polygonSubscribeMax {
+		chunk := symbols[i:min(i+polygonSubscribeMax, len(symbols))]
+		params := "A." + strings.Join(chunk, ",A.")
+		if err := writeJSON(ctx, c, polygonAction{Action: "subscribe", Params: params}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Run connects, authenticates, subscribes and streams until ctx is done or the key is
@@ -112,7 +191,7 @@ func (f *PolygonFeed) Run(ctx context.Context, out chan<- Tick) error {
 
 // session runs one connection. It reports whether any aggregate arrived, and why it ended.
 func (f *PolygonFeed) session(ctx context.Context, out chan<- Tick) (gotData bool, err error) {
-	hctx, cancel := context.WithTimeout(ctx, polygonHandshake)
+	hctx, cancel := context.WithTimeout(ctx, f.handshake)
 	defer cancel()
 	c, _, err := websocket.Dial(hctx, f.url, nil)
 	if err != nil {
@@ -132,25 +211,47 @@ func (f *PolygonFeed) session(ctx context.Context, out chan<- Tick) (gotData boo
 	if msgs, err = f.awaitStatus(hctx, c, msgs, "auth_success"); err != nil {
 		return false, err
 	}
-	for i := 0; i < len(f.symbols); i += polygonSubscribeMax {
-		chunk := f.symbols[i:min(i+polygonSubscribeMax, len(f.symbols))]
-		params := "A." + strings.Join(chunk, ",A.")
-		if err := writeJSON(hctx, c, polygonAction{Action: "subscribe", Params: params}); err != nil {
-			return false, fmt.Errorf("polygon: send subscribe: %w", err)
+	// Symbols added from now on are subscribed by AddSymbols on this connection; the ones
+	// before are in syms.
+	f.mu.Lock()
+	syms := f.symbols[:len(f.symbols):len(f.symbols)]
+	f.conn = c
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		if f.conn == c {
+			f.conn = nil
 		}
+		f.mu.Unlock()
+	}()
+	if err := subscribe(hctx, c, syms); err != nil {
+		return false, fmt.Errorf("polygon: send subscribe: %w", err)
 	}
-	f.log.Info("polygon: subscribed", "url", f.url, "symbols", len(f.symbols))
+	f.log.Info("polygon: subscribed", "url", f.url, "symbols", len(syms))
 	cancel()
 
-	intern := make(map[string]string, len(f.symbols))
-	for _, s := range f.symbols {
+	var lastRead atomic.Int64
+	lastRead.Store(time.Now().UnixNano())
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	dead := make(chan error, 1)
+	go f.watch(wctx, c, &lastRead, dead)
+
+	intern := make(map[string]string, len(syms))
+	for _, s := range syms {
 		intern[s] = s
 	}
 	for {
 		_, data, err := c.Read(ctx)
 		if err != nil {
+			select {
+			case why := <-dead:
+				return gotData, why
+			default:
+			}
 			return gotData, fmt.Errorf("polygon: read: %w", err)
 		}
+		lastRead.Store(time.Now().UnixNano())
 		msgs, err = parsePolygon(data, msgs)
 		if err != nil {
 			f.log.Warn("polygon: bad message skipped", "err", err, "bytes", len(data))
@@ -176,6 +277,39 @@ func (f *PolygonFeed) session(ctx context.Context, out chan<- Tick) (gotData boo
 				f.log.Info("polygon: status", "status", m.Status, "message", m.Message)
 			}
 		}
+	}
+}
+
+// watch pings the connection after f.idle without a message, and closes it (reporting why on
+// dead) when the pong does not come within f.pongWait: a half-open connection never errors
+// on its own.
+func (f *PolygonFeed) watch(ctx context.Context, c *websocket.Conn, lastRead *atomic.Int64, dead chan<- error) {
+	t := time.NewTimer(f.idle)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		quiet := time.Since(time.Unix(0, lastRead.Load()))
+		if quiet < f.idle {
+			t.Reset(f.idle - quiet)
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, f.pongWait)
+		err := c.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			dead <- fmt.Errorf("polygon: silent for %v and no pong within %v: %w", quiet.Round(time.Millisecond), f.pongWait, err)
+			c.CloseNow()
+			return
+		}
+		f.log.Debug("polygon: quiet connection answered a ping", "url", f.url, "quiet", quiet)
+		t.Reset(f.idle)
 	}
 }
 

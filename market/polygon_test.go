@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tickstock/tickstock/internal/faultproxy"
 	"github.com/tickstock/tickstock/market/polygontest"
 )
 
@@ -201,4 +203,141 @@ func BenchmarkPolygonParse(b *testing.B) {
 		b.Fatalf("%d ticks from %d messages", n, b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// feedRun runs f in the background and returns its tick channel and a stop function that
+// cancels it and returns Run's error.
+func feedRun(tb testing.TB, f Feed) (<-chan Tick, func() error) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan Tick, 64)
+	errc := make(chan error, 1)
+	go func() { errc <- f.Run(ctx, ch) }()
+	stop := func() error {
+		cancel()
+		return <-errc
+	}
+	tb.Cleanup(func() { cancel() })
+	return ch, stop
+}
+
+// mustTick waits for the next tick of sym (skipping others) or fails after d.
+func mustTick(tb testing.TB, ch <-chan Tick, sym string, d time.Duration) Tick {
+	tb.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case tk := <-ch:
+			if tk.Symbol == sym {
+				return tk
+			}
+		case <-deadline:
+			tb.Fatalf("no %s tick within %v", sym, d)
+		}
+	}
+}
+
+func TestPolygonAddSymbols(t *testing.T) {
+	fake, url := polygontest.MustServer(t, "k", func(n int) ([]string, bool, bool) {
+		return []string{"[" + polygontest.Agg("AAPL", 212, 10, aggT0+int64(n)*10_000) + "]"}, false, false
+	})
+	fake.OnSubscribe(func(params string) []string {
+		if strings.Contains(params, "A.NEW") {
+			return []string{"[" + polygontest.Agg("NEW", 5.5, 7, aggT0+5000) + "]"}
+		}
+		return nil
+	})
+	proxy := faultproxy.MustStart(t, strings.TrimPrefix(url, "ws://"))
+	f, err := NewPolygonFeed("ws://"+proxy.Addr(), "k", []string{"AAPL"}, nil, WithBackoff(10*time.Millisecond, 40*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Before Run: kept for the first connection.
+	if err := f.AddSymbols([]string{"MSFT"}); err != nil {
+		t.Fatal(err)
+	}
+	ch, stop := feedRun(t, f)
+	mustTick(t, ch, "AAPL", 10*time.Second)
+	// While connected: subscribed at once on the live connection; known ones are ignored.
+	if err := f.AddSymbols([]string{"NEW", "AAPL", "NEW"}); err != nil {
+		t.Fatal(err)
+	}
+	if tk := mustTick(t, ch, "NEW", 10*time.Second); tk.Price != 5.5 || tk.Volume != 7 {
+		t.Fatalf("NEW tick %+v", tk)
+	}
+	// After a reconnect, the first subscribe holds every symbol.
+	proxy.DropAll()
+	mustTick(t, ch, "AAPL", 10*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, subs := fake.Stats()
+	want := []string{"subscribe:A.AAPL,A.MSFT", "subscribe:A.NEW", "subscribe:A.AAPL,A.MSFT,A.NEW"}
+	if strings.Join(subs, " ") != strings.Join(want, " ") {
+		t.Fatalf("subscribes %q\nwant %q", subs, want)
+	}
+	if err := f.AddSymbols([]string{"ok", "BAD SYMBOL"}); err == nil {
+		t.Fatal("invalid symbols accepted")
+	}
+}
+
+// TestPolygonIdlePing puts a TCP proxy between the feed and the provider. A quiet but live
+// connection (the provider answers pings) is kept; when the proxy stalls, as a half-open
+// connection or a hung network does, the unanswered ping ends the connection and the feed
+// reconnects, and ticks flow again once the network is back.
+func TestPolygonIdlePing(t *testing.T) {
+	fake, url := polygontest.MustServer(t, "k", func(n int) ([]string, bool, bool) {
+		return []string{"[" + polygontest.Agg("AAPL", 200+float64(n), 1, aggT0+int64(n)*1000) + "]"}, false, false
+	})
+	proxy := faultproxy.MustStart(t, strings.TrimPrefix(url, "ws://"))
+	var logs logRecords
+	const idle, pong = 150 * time.Millisecond, 150 * time.Millisecond
+	debug := slog.New(slog.NewJSONHandler(&logs.buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f, err := NewPolygonFeed("ws://"+proxy.Addr(), "k", []string{"AAPL"}, debug,
+		WithBackoff(10*time.Millisecond, 20*time.Millisecond), WithTimeouts(time.Second, idle, pong))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, stop := feedRun(t, f)
+	if tk := mustTick(t, ch, "AAPL", 10*time.Second); tk.Price != 201 {
+		t.Fatalf("first tick %+v", tk)
+	}
+	// Quiet for many idle periods: pinged, answered, kept.
+	time.Sleep(8 * idle)
+	if n := proxy.Accepted(); n != 1 {
+		t.Fatalf("%d connections while quiet but alive, want 1", n)
+	}
+	stalled := time.Now()
+	proxy.Stall(true)
+	for proxy.Accepted() < 2 {
+		if time.Since(stalled) > 5*time.Second {
+			t.Fatal("no reconnect after the connection went silent")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	detected := time.Since(stalled)
+	proxy.Up()
+	if tk := mustTick(t, ch, "AAPL", 10*time.Second); tk.Price < 202 {
+		t.Fatalf("tick after the stall %+v: not from a new connection", tk)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if conns, _, _, _ := fake.Stats(); conns < 2 {
+		t.Fatalf("%d provider connections", conns)
+	}
+	var warned bool
+	var pongs int
+	for _, rec := range logs.all(t) {
+		switch rec["msg"] {
+		case "polygon: connection lost; reconnecting":
+			warned = warned || strings.Contains(fmt.Sprint(rec["err"]), "no pong")
+		case "polygon: quiet connection answered a ping":
+			pongs++
+		}
+	}
+	if !warned || pongs < 3 {
+		t.Fatalf("reconnect log naming the missing pong: %v; pings answered while quiet: %d\n%s", warned, pongs, logs.buf.String())
+	}
+	t.Logf("silence detected and a new connection opened %v after the stall (idle %v, pong wait %v)", detected, idle, pong)
 }

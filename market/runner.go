@@ -1,11 +1,14 @@
 package market
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -31,6 +34,9 @@ type RunnerConfig struct {
 	// MaxPending caps the events kept between two Drains; beyond it the oldest are
 	// dropped and counted (Batch.Dropped). Default 65536.
 	MaxPending int
+	// WindowCap is the engine's window cap per symbol (see WithWindowCap); 0 means
+	// DefaultWindowCap.
+	WindowCap int
 }
 
 // Batch is what a Drain hands over: the events since the previous Drain, in detection
@@ -53,6 +59,12 @@ type FeedMetrics struct {
 	Symbols        int     `json:"symbols"`
 	// Rejected counts malformed or out-of-order ticks; not part of the SPEC's JSON.
 	Rejected uint64 `json:"-"`
+	// Coarse counts ticks whose detection met a window boundary inside a second that a fast
+	// symbol's full window history had merged (Engine.Coarse): their window figures were
+	// taken at one-second resolution. Coarsenings counts those merges. Not in the SPEC's
+	// JSON; a metrics exporter may publish them.
+	Coarse      uint64 `json:"-"`
+	Coarsenings uint64 `json:"-"`
 }
 
 // EventCounts are the event figures of GET /api/admin/metrics, since start.
@@ -72,9 +84,13 @@ type Metrics struct {
 	Events EventCounts `json:"events"`
 }
 
+// ErrFeedStopped is wrapped by Runner.Health once the runner has stopped for good.
+var ErrFeedStopped = errors.New("market: feed stopped")
+
 // Runner owns a feed and an engine: one goroutine (Run) moves ticks from the feed through
-// the engine and keeps the events until the publisher Drains them. Drain, Snapshot and
-// Metrics are safe to call from any goroutine while Run works.
+// the engine and keeps the events until the publisher Drains them. Drain, Snapshot,
+// Metrics, SymbolView, AddSymbols and Health are safe to call from any goroutine while Run
+// works.
 type Runner struct {
 	feed     Feed
 	source   string
@@ -90,6 +106,8 @@ type Runner struct {
 	tps     float64
 	events  [KindSurge + 1]uint64
 	lost    uint64
+	stopped error // set when Run returns: see Health
+	warned  bool  // the first window coarsening was logged
 }
 
 // NewRunner validates cfg and returns a Runner ready to Run.
@@ -112,13 +130,43 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		log:      cfg.Logger,
 		interval: cfg.LogInterval,
 		max:      cfg.MaxPending,
-		eng:      NewEngine(cfg.Symbols),
+		eng:      NewEngine(cfg.Symbols, WithWindowCap(cmp.Or(cfg.WindowCap, DefaultWindowCap))),
 	}, nil
 }
 
 // Run warms the engine up if the feed is a Warmer, then runs the feed and detection until
 // ctx is done (returns nil), the feed ends (nil) or the feed fails (its error). Call it once.
+// When it returns, Health reports the runner stopped; unless ctx ended it, that is logged
+// at ERROR, since no more ticks will come (a rejected API key, a replay without loop that
+// reached its end, a feed error).
 func (r *Runner) Run(ctx context.Context) error {
+	err := r.run(ctx)
+	var stopped error
+	switch {
+	case ctx.Err() != nil && err == nil:
+		stopped = fmt.Errorf("%w: %s feed: shut down", ErrFeedStopped, r.source)
+	case err != nil:
+		stopped = fmt.Errorf("%w: %w", ErrFeedStopped, err)
+		r.log.Error("market: feed stopped for good", "source", r.source, "err", err)
+	default:
+		stopped = fmt.Errorf("%w: %s feed ended", ErrFeedStopped, r.source)
+		r.log.Error("market: feed stopped for good", "source", r.source, "err", "the feed ended")
+	}
+	r.mu.Lock()
+	r.stopped = stopped
+	r.mu.Unlock()
+	return err
+}
+
+// Health is nil while the runner runs (or before Run starts), and an error wrapping
+// ErrFeedStopped once Run has returned: no more ticks will come, so /readyz should fail.
+func (r *Runner) Health() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopped
+}
+
+func (r *Runner) run(ctx context.Context) error {
 	if w, ok := r.feed.(Warmer); ok {
 		start := time.Now()
 		var n int
@@ -181,6 +229,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				r.tps = math.Round(float64(r.ticks-lastTicks)/el*10) / 10
 			}
 			lastTicks, lastRate = r.ticks, now
+			r.warnCoarse()
 			r.mu.Unlock()
 			if now.Sub(lastLog) >= r.interval {
 				lastLog = now
@@ -220,7 +269,61 @@ func (r *Runner) logStats(msg string) {
 	r.log.Info(msg, "source", m.Feed.Source, "ticks_total", m.Feed.TicksTotal,
 		"ticks_per_second", m.Feed.TicksPerSecond, "symbols", m.Feed.Symbols,
 		"rejected", m.Feed.Rejected, "highs", m.Events.Highs, "lows", m.Events.Lows,
-		"trends", m.Events.Trends, "surges", m.Events.Surges, "dropped", m.Events.Dropped)
+		"trends", m.Events.Trends, "surges", m.Events.Surges, "dropped", m.Events.Dropped,
+		"window_coarsenings", m.Feed.Coarsenings, "coarse_ticks", m.Feed.Coarse)
+}
+
+// warnCoarse logs, once, that a symbol outgrew its window cap; r.mu is held.
+func (r *Runner) warnCoarse() {
+	n, sym := r.eng.Coarsenings()
+	if n == 0 || r.warned {
+		return
+	}
+	r.warned = true
+	r.log.Warn("market: a symbol outgrew its window history; its oldest ticks are merged per second "+
+		"and window boundaries inside such a second are taken at 1 s resolution (see coarse_ticks)",
+		"source", r.source, "symbol", sym, "window_cap", r.eng.cap)
+}
+
+// AddSymbols registers symbols with the engine (so summaries and symbol pages know them)
+// and, when the feed can grow (SymbolAdder), adds them to the running feed: the simulator
+// starts ticking them and the Polygon feed subscribes to them. It returns how many were new
+// to the engine. Invalid symbols (see ValidSymbol) are refused, all of them named, and
+// nothing is added.
+func (r *Runner) AddSymbols(symbols []string) (int, error) {
+	var bad []string
+	for _, s := range symbols {
+		if !ValidSymbol(s) {
+			bad = append(bad, strconv.Quote(s))
+		}
+	}
+	if len(bad) > 0 {
+		return 0, fmt.Errorf("market: add symbols: invalid %s", strings.Join(bad, ", "))
+	}
+	r.mu.Lock()
+	before := r.eng.Symbols()
+	for _, s := range symbols {
+		r.eng.Register(strings.Clone(s))
+	}
+	added := r.eng.Symbols() - before
+	r.mu.Unlock()
+	if a, ok := r.feed.(SymbolAdder); ok && len(symbols) > 0 {
+		if err := a.AddSymbols(symbols); err != nil {
+			return added, fmt.Errorf("market: add symbols to the %s feed: %w", r.source, err)
+		}
+	}
+	if added > 0 {
+		r.log.Info("market: symbols added", "source", r.source, "added", added, "symbols", before+added)
+	}
+	return added, nil
+}
+
+// SymbolView returns one symbol's session history for its page, or false when the symbol
+// is unknown (not in any universe or watchlist, and never ticked).
+func (r *Runner) SymbolView(symbol string) (SymbolView, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.eng.SymbolView(symbol)
 }
 
 // Drain returns the events since the previous Drain and a Snapshot for summaries, and
@@ -248,6 +351,7 @@ func (r *Runner) Summary(symbols []string) Summary { return r.Snapshot().Summary
 func (r *Runner) Metrics() Metrics {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	coarsenings, _ := r.eng.Coarsenings()
 	return Metrics{
 		Feed: FeedMetrics{
 			Source:         r.source,
@@ -255,6 +359,8 @@ func (r *Runner) Metrics() Metrics {
 			TicksPerSecond: r.tps,
 			Symbols:        r.eng.Symbols(),
 			Rejected:       r.eng.Rejected(),
+			Coarse:         r.eng.Coarse(),
+			Coarsenings:    coarsenings,
 		},
 		Events: EventCounts{
 			Highs:   r.events[KindHigh],

@@ -3,7 +3,9 @@ package market
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,9 +142,10 @@ func TestRunnerSimWarmupAndLogs(t *testing.T) {
 	if m.Feed.TicksTotal == 0 || m.Feed.Symbols != 30 {
 		t.Fatalf("metrics %+v", m)
 	}
-	// The warm-up history makes every window ready: the summary sees 5 minutes of ticks.
+	// The warm-up history makes every window ready: the summary sees 5 minutes of ticks,
+	// and the activity has a base to compare the last minute with.
 	s := b.Summary(syms)
-	if s.UniverseSize != 30 || s.Ticks300s < 30*100 || s.Activity != ActivityExtreme {
+	if s.UniverseSize != 30 || s.Ticks300s < 30*100 || ActivityLevel(0) == s.Activity || s.Activity == "" {
 		t.Fatalf("summary %+v", s)
 	}
 	var stats, stopped int
@@ -161,5 +164,127 @@ func TestRunnerSimWarmupAndLogs(t *testing.T) {
 	}
 	if stats == 0 || stopped != 1 {
 		t.Fatalf("%d stats logs, %d stop logs:\n%s", stats, stopped, logs.buf.String())
+	}
+}
+
+func TestRunnerHealth(t *testing.T) {
+	path := mustWriteFile(t, "time,symbol,price,volume\n2025-03-14T14:30:00Z,AAPL,212.31,1200\n2025-03-14T14:30:01Z,AAPL,212.5,100\n")
+	replay, err := NewReplayFeed(path, 0, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked := make(chan struct{})
+	tests := []struct {
+		name    string
+		feed    Feed
+		cancel  bool   // stop by ctx
+		errPart string // in Health's error
+		logged  bool   // an ERROR log
+	}{
+		{"a replay that ended without loop", replay, false, "replay feed ended", true},
+		{"a failing feed", failingFeed{}, false, "polygon feed: boom", true},
+		{"a rejected key", keyRejected{}, false, "authentication failed", true},
+		{"shutdown", blockingFeed{blocked}, true, "shut down", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs logRecords
+			src := "polygon"
+			if _, ok := tt.feed.(*ReplayFeed); ok {
+				src = "replay"
+			}
+			r := mustRunner(t, RunnerConfig{Feed: tt.feed, Source: src, Logger: logs.logger()})
+			if err := r.Health(); err != nil {
+				t.Fatalf("before Run: %v", err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- r.Run(ctx) }()
+			if tt.cancel {
+				<-blocked
+				if err := r.Health(); err != nil {
+					t.Fatalf("while running: %v", err)
+				}
+				cancel()
+			}
+			<-done
+			err := r.Health()
+			if !errors.Is(err, ErrFeedStopped) || !strings.Contains(err.Error(), tt.errPart) {
+				t.Fatalf("Health = %v, want ErrFeedStopped with %q", err, tt.errPart)
+			}
+			var errors int
+			for _, rec := range logs.all(t) {
+				if rec["level"] == "ERROR" && rec["msg"] == "market: feed stopped for good" {
+					errors++
+				}
+			}
+			if (errors == 1) != tt.logged {
+				t.Fatalf("%d ERROR logs, want logged=%v:\n%s", errors, tt.logged, logs.buf.String())
+			}
+		})
+	}
+}
+
+type keyRejected struct{}
+
+func (keyRejected) Run(context.Context, chan<- Tick) error {
+	return fmt.Errorf("%w: bad key", ErrPolygonAuth)
+}
+
+type blockingFeed struct{ started chan struct{} }
+
+func (f blockingFeed) Run(ctx context.Context, _ chan<- Tick) error {
+	close(f.started)
+	<-ctx.Done()
+	return nil
+}
+
+func TestRunnerAddSymbolsAndView(t *testing.T) {
+	syms := simSymbols(5)
+	f, err := NewSimFeed(syms, 3, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs logRecords
+	r := mustRunner(t, RunnerConfig{Feed: f, Symbols: syms, Source: "sim", Logger: logs.logger()})
+	if _, err := r.AddSymbols([]string{"GOOD", "not ok", "ALSO BAD"}); err == nil ||
+		!strings.Contains(err.Error(), `"not ok"`) || !strings.Contains(err.Error(), `"ALSO BAD"`) {
+		t.Fatalf("invalid symbols: %v", err)
+	}
+	if _, ok := r.SymbolView("GOOD"); ok {
+		t.Fatal("an invalid batch added GOOD")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	added, err := r.AddSymbols([]string{"WLNEW", syms[0], "WLNEW"})
+	if err != nil || added != 1 {
+		t.Fatalf("added %d, %v", added, err)
+	}
+	// Known at once ("no data yet"), then ticking.
+	v, ok := r.SymbolView("WLNEW")
+	if !ok {
+		t.Fatal("WLNEW unknown after AddSymbols")
+	}
+	for deadline := time.Now().Add(5 * time.Second); !v.State.HasData; v, _ = r.SymbolView("WLNEW") {
+		if time.Now().After(deadline) {
+			t.Fatal("the simulator never ticked the added symbol")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if m := r.Metrics(); m.Feed.Symbols != 6 {
+		t.Fatalf("metrics %+v", m.Feed)
+	}
+	if s := r.Summary([]string{"WLNEW"}); s.Ticks10s == 0 {
+		t.Fatalf("summary %+v", s)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.SymbolView("NEVER"); ok {
+		t.Fatal("NEVER has a view")
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -34,10 +36,44 @@ const (
 // Ticks are spread uniformly at random over the symbols at the given total rate, and stamped
 // with the wall clock. The price path depends only on the seed and the symbol set, never on
 // timing: each tick advances its symbol by the nominal time 1/rate per feed tick.
+//
+// AddSymbols adds symbols while it runs: they start ticking within 10 ms (the total rate
+// stays the same, spread over more symbols). Their trend windows fill from then on, as with
+// any feed; symbols added before Warmup get warm-up history too.
 type SimFeed struct {
 	gen  *simGen
 	rate int
 	seed uint64
+
+	mu      sync.Mutex
+	pending []string // added, not yet in gen (gen belongs to the goroutine in Run or Warmup)
+}
+
+// AddSymbols makes the simulator tick symbols too; ones it has are ignored. Invalid symbols
+// are refused, and none added.
+func (f *SimFeed) AddSymbols(symbols []string) error {
+	for _, s := range symbols {
+		if !ValidSymbol(s) {
+			return fmt.Errorf("market: sim: add symbol %q: not a valid symbol", s)
+		}
+	}
+	f.mu.Lock()
+	for _, s := range symbols {
+		f.pending = append(f.pending, strings.Clone(s))
+	}
+	f.mu.Unlock()
+	return nil
+}
+
+// takePending moves added symbols into the generator.
+func (f *SimFeed) takePending() {
+	f.mu.Lock()
+	p := f.pending
+	f.pending = nil
+	f.mu.Unlock()
+	for _, s := range p {
+		f.gen.add(s)
+	}
 }
 
 // NewSimFeed returns a simulator over the given symbols (deduplicated) at ratePerSec ticks
@@ -65,6 +101,7 @@ func (f *SimFeed) Seed() uint64 { return f.seed }
 // average, and passes it to fn in time order. Call it at most once, before Run; the live
 // feed then continues each symbol's path from where the history left it.
 func (f *SimFeed) Warmup(now time.Time, fn func(Tick)) {
+	f.takePending()
 	start := now.Add(-SimWarmup)
 	n := int(SimWarmup.Seconds() / simWarmupEvery * float64(len(f.gen.syms)))
 	dt := SimWarmup.Seconds() / float64(n)
@@ -91,6 +128,7 @@ func (f *SimFeed) Run(ctx context.Context, out chan<- Tick) error {
 		case <-ctx.Done():
 			return nil
 		case now := <-tk.C:
+			f.takePending()
 			due := int64(now.Sub(start).Seconds()*rate) - sent
 			if due > int64(f.rate) {
 				sent += due - int64(f.rate)
@@ -145,25 +183,36 @@ var referencePrices = map[string]float64{
 type simGen struct {
 	rng   *rand.Rand
 	syms  []simSym
+	known map[string]bool
 	clock float64
 }
 
 func newSimGen(symbols []string, seed uint64) *simGen {
-	g := &simGen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
-	g.syms = make([]simSym, len(symbols))
-	for i, s := range symbols {
-		price := math.Exp(g.uniform(math.Log(2), math.Log(700)))
-		if ref, ok := referencePrices[s]; ok {
-			price = ref * g.uniform(0.97, 1.03) // near where traders expect it, never identical
-		}
-		g.syms[i] = simSym{
-			name:    s,
-			price:   price,
-			sigma:   g.uniform(0.20, 0.60) / math.Sqrt(simSecondsPerYear),
-			baseVol: math.Exp(g.uniform(math.Log(200), math.Log(5000))),
-		}
+	g := &simGen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), known: map[string]bool{}}
+	g.syms = make([]simSym, 0, len(symbols))
+	for _, s := range symbols {
+		g.add(s)
 	}
 	return g
+}
+
+// add starts simulating symbol s (if it is new) from the current nominal time.
+func (g *simGen) add(s string) {
+	if g.known[s] {
+		return
+	}
+	g.known[s] = true
+	price := math.Exp(g.uniform(math.Log(2), math.Log(700)))
+	if ref, ok := referencePrices[s]; ok {
+		price = ref * g.uniform(0.97, 1.03) // near where traders expect it, never identical
+	}
+	g.syms = append(g.syms, simSym{
+		name:    s,
+		price:   price,
+		sigma:   g.uniform(0.20, 0.60) / math.Sqrt(simSecondsPerYear),
+		baseVol: math.Exp(g.uniform(math.Log(200), math.Log(5000))),
+		last:    g.clock,
+	})
 }
 
 func (g *simGen) uniform(lo, hi float64) float64 { return lo + (hi-lo)*g.rng.Float64() }

@@ -148,3 +148,46 @@ func TestNewSimFeedErrors(t *testing.T) {
 		t.Error("rate 0: want error")
 	}
 }
+
+func TestSimAddSymbols(t *testing.T) {
+	f, err := NewSimFeed(simSymbols(3), 9, 3000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Added before Warmup: it gets warm-up history too.
+	if err := f.AddSymbols([]string{"EARLY"}); err != nil {
+		t.Fatal(err)
+	}
+	warm := map[string]int{}
+	f.Warmup(time.Now(), func(tk Tick) { warm[tk.Symbol]++ })
+	if warm["EARLY"] == 0 || warm["SIM000"] == 0 {
+		t.Fatalf("warm-up ticks %v", warm)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := make(chan Tick, 100_000)
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx, out) }()
+	if err := f.AddSymbols([]string{"LATE", "SIM001", "LATE"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.AddSymbols([]string{"bad"}); err == nil {
+		t.Fatal("an invalid symbol was accepted")
+	}
+	seen := map[string]int{}
+	for deadline := time.After(5 * time.Second); seen["LATE"] < 20; {
+		select {
+		case tk := <-out:
+			seen[tk.Symbol]++
+		case <-deadline:
+			t.Fatalf("ticks by symbol %v", seen)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(f.gen.syms) != 5 { // 3, EARLY, LATE once
+		t.Fatalf("%d simulated symbols", len(f.gen.syms))
+	}
+}

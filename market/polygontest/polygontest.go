@@ -23,7 +23,9 @@ type action struct {
 
 // Server speaks the provider's stocks WebSocket protocol: a "connected" status, an
 // auth exchange, a subscribe acknowledgement, then the aggregates of its script for that
-// connection. It records what clients sent.
+// connection. Then it keeps reading: it answers pings (as the provider's servers do),
+// acknowledges later subscribe messages and, with OnSubscribe, streams what that returns.
+// It records what clients sent.
 type Server struct {
 	tb  testing.TB
 	key string
@@ -32,11 +34,20 @@ type Server struct {
 	// connection right after accepting it, before any message.
 	script func(n int) (msgs []string, drop, hangup bool)
 
-	mu       sync.Mutex
-	conns    int
-	accepted []time.Time
-	auths    []string
-	subs     []string
+	mu          sync.Mutex
+	conns       int
+	accepted    []time.Time
+	auths       []string
+	subs        []string
+	onSubscribe func(params string) []string
+}
+
+// OnSubscribe makes the server answer each subscribe message after a connection's first
+// with the messages fn returns for its params (for example aggregates of the new symbols).
+func (f *Server) OnSubscribe(fn func(params string) []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.onSubscribe = fn
 }
 
 // ServeHTTP implements http.Handler.
@@ -103,7 +114,27 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if drop {
 		return // CloseNow: no close handshake, like a network drop
 	}
-	<-ctx.Done()
+	for {
+		a, ok := recv()
+		if !ok {
+			return
+		}
+		if a.Action != "subscribe" {
+			continue
+		}
+		f.mu.Lock()
+		f.subs = append(f.subs, a.Action+":"+a.Params)
+		fn := f.onSubscribe
+		f.mu.Unlock()
+		send(`[{"ev":"status","status":"success","message":"subscribed to: ` + a.Params + `"}]`)
+		if fn != nil {
+			for _, m := range fn(a.Params) {
+				if !send(m) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // Stats returns what the server saw: connections, their times, auth and subscribe params.
