@@ -40,6 +40,38 @@ func TestServeReplayLogsCounts(t *testing.T) {
 	t.Fatalf("no feed-ended line with counts in the logs:\n%s", lastLines(s.logs.String(), 15))
 }
 
+// TestServeReplayEndTurnsNotReady: a replay that ends without loop is a feed that stopped
+// for good, so /readyz answers 503 (while /healthz stays 200) and the stop is logged at ERROR.
+func TestServeReplayEndTurnsNotReady(t *testing.T) {
+	dbURL := testenv.MustDatabase(t)
+	sample, err := filepath.Abs(filepath.Join("..", "..", "market", "testdata", "sample.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := MustServe(t, map[string]string{"DATABASE_URL": dbURL, "TICKSTOCK_FEED": "replay",
+		"TICKSTOCK_REPLAY_FILE": sample, "TICKSTOCK_REPLAY_SPEED": "0"})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, body := mustGet(t, s.URL+"/readyz")
+		if resp.StatusCode == 503 {
+			if strings.Contains(body, "replay") || strings.Contains(body, "feed ended:") {
+				t.Fatalf("/readyz leaks internal detail: %q", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d after the replay ended:\n%s", resp.StatusCode, lastLines(s.logs.String(), 15))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if resp, _ := mustGet(t, s.URL+"/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("/healthz = %d after the feed ended; the process still runs", resp.StatusCode)
+	}
+	if !regexp.MustCompile(`level=ERROR msg="market: feed stopped for good" source=replay`).MatchString(s.logs.String()) {
+		t.Fatalf("no ERROR line for the stopped feed:\n%s", lastLines(s.logs.String(), 15))
+	}
+}
+
 func TestServeReplayMissingFile(t *testing.T) {
 	dbURL := testenv.MustDatabase(t)
 	err := run(t.Context(), []string{"serve"}, func(k string) string {

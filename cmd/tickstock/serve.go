@@ -106,6 +106,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 	if err != nil {
 		return err
 	}
+	// A feed that stopped for good (a rejected key, a replay that ended without loop) makes
+	// the instance unready: it would serve stale panels forever.
+	checks = append(checks, handlers.Check{Name: "feed", Ping: func(context.Context) error { return runner.Health() }})
 	hub := stream.NewHub(0)
 	publisher := stream.NewPublisher(stream.Config{
 		Hub: hub, Source: stream.Local(runner), Settings: svc, Logger: logger, Interval: cfg.EmitInterval,
@@ -117,9 +120,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if err := runner.Run(work); err != nil {
-			logger.Error("market feed stopped", "feed", cfg.Feed, "err", err)
-		}
+		_ = runner.Run(work) // a stop is logged at ERROR by the runner and turns /readyz to 503
 	}()
 	go func() { defer wg.Done(); publisher.Run(work) }() //nolint:errcheck
 	defer func() {
