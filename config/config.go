@@ -32,6 +32,7 @@ const DefaultPolygonURL = "wss://socket.polygon.io/stocks"
 type Config struct {
 	Addr          string
 	DataDir       string
+	DataDirSet    bool   // TICKSTOCK_DATA_DIR was given, not the default
 	DatabaseURL   string // empty: embedded PostgreSQL under DataDir
 	RedisURL      string // empty: in-process memory
 	Feed          Feed
@@ -243,6 +244,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.DataDir == "" {
 		l.fail("TICKSTOCK_DATA_DIR", "", "must not be empty")
 	}
+	c.DataDirSet = getenv("TICKSTOCK_DATA_DIR") != ""
 	if len(l.errs) > 0 {
 		return c, fmt.Errorf("invalid configuration: %w", errors.Join(l.errs...))
 	}
