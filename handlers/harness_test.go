@@ -48,7 +48,9 @@ func (noSource) Drain() market.Batch { return market.Batch{} }
 // the app's own services use.
 type appSetup struct {
 	Deps
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	mailer   auth.ResetMailer // nil: reset links go to the (discarded) log
+	resetNow func() time.Time // the reset links' clock; nil: time.Now
 }
 
 // appOption adjusts the setup before the app is built.
@@ -103,21 +105,30 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 		d.Publisher = stream.NewPublisher(stream.Config{Hub: d.Hub, Source: noSource{}, Settings: d.Settings,
 			Logger: logger, Interval: time.Hour})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go d.Audit.Run(ctx)
-	h := New(d.Deps)
-	app := h.NewApp()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
+	baseURL := "http://" + ln.Addr().String()
+	if d.Resets == nil {
+		if d.mailer == nil {
+			d.mailer = NewResetMailer(nil, logger)
+		}
+		d.Resets = auth.NewResets(auth.ResetConfig{Pool: d.pool, Sessions: d.Sessions, Counter: d.Counter, Mailer: d.mailer,
+			Audit: d.Audit, Logger: logger, BaseURL: baseURL, Now: d.resetNow})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go d.Audit.Run(ctx)
+	go d.Resets.Run(ctx)
+	h := New(d.Deps)
+	app := h.NewApp()
 	go app.Listener(ln) //nolint:errcheck
 	tb.Cleanup(func() {
 		cancel()
 		d.Hub.Shutdown()
 		_ = app.ShutdownWithTimeout(5 * time.Second)
 	})
-	return &testApp{URL: "http://" + ln.Addr().String(), h: h, pool: pool, deps: d.Deps}
+	return &testApp{URL: baseURL, h: h, pool: pool, deps: d.Deps}
 }
 
 // MustUser creates an account and returns it with its password.
