@@ -27,10 +27,11 @@ import (
 
 // testApp is the real Fiber app on a real listener, over a fresh database.
 type testApp struct {
-	URL  string
-	h    *Handlers
-	pool *pgxpool.Pool
-	deps Deps
+	URL   string
+	h     *Handlers
+	pool  *pgxpool.Pool
+	dbURL string // the database as its superuser, past row-level security
+	deps  Deps
 }
 
 // emit publishes one batch now, as the publisher's ticker would.
@@ -80,7 +81,7 @@ func withPool(pool *pgxpool.Pool) appOption {
 // MustApp starts the app with memory sessions unless options say otherwise.
 func MustApp(tb testing.TB, opts ...appOption) *testApp {
 	tb.Helper()
-	pool, _ := testenv.MustPool(tb)
+	pool, dbURL := testenv.MustPool(tb)
 	logger := testenv.Logger()
 	b := bus.NewLocal()
 	d := &appSetup{pool: pool, Deps: Deps{
@@ -112,10 +113,10 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 	baseURL := "http://" + ln.Addr().String()
 	if d.Resets == nil {
 		if d.mailer == nil {
-			d.mailer = NewResetMailer(nil, logger)
+			d.mailer = NewResetMailer(nil, d.Logger)
 		}
 		d.Resets = auth.NewResets(auth.ResetConfig{Pool: d.pool, Sessions: d.Sessions, Counter: d.Counter, Mailer: d.mailer,
-			Audit: d.Audit, Logger: logger, BaseURL: baseURL, Now: d.resetNow})
+			Audit: d.Audit, Logger: d.Logger, BaseURL: baseURL, Now: d.resetNow})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go d.Audit.Run(ctx)
@@ -128,7 +129,7 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 		d.Hub.Shutdown()
 		_ = app.ShutdownWithTimeout(5 * time.Second)
 	})
-	return &testApp{URL: baseURL, h: h, pool: pool, deps: d.Deps}
+	return &testApp{URL: baseURL, h: h, pool: pool, dbURL: dbURL, deps: d.Deps}
 }
 
 // MustUser creates an account and returns it with its password.
