@@ -56,6 +56,9 @@ func TestRefusesWithoutSTARTTLS(t *testing.T) {
 		t.Fatalf("Send without STARTTLS = %v, want a STARTTLS error", err)
 	}
 	srv.None(t, 200*time.Millisecond)
+	if srv.Rejected() {
+		t.Fatal("the client tried to send in clear text")
+	}
 }
 
 // TestSendFailures: bad credentials and an untrusted certificate are errors, never a
