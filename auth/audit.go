@@ -63,8 +63,7 @@ func (a *Audit) Record(kind string, e AuditEntry) {
 		attrs = append(attrs, "path", e.Path)
 	}
 	level := slog.LevelInfo
-	switch kind {
-	case EventLoginFailure, EventLockout, EventStreamUnauthorized, EventCSRFRejected, EventRateLimited:
+	if warnEvents[kind] {
 		level = slog.LevelWarn
 	}
 	a.logger.Log(context.Background(), level, "auth event", attrs...)

@@ -27,6 +27,15 @@ type EmbedToken struct {
 	RevokedAt pgtype.Timestamptz
 }
 
+type PasswordReset struct {
+	ID        int64
+	UserID    int64
+	TokenHash []byte
+	CreatedAt pgtype.Timestamptz
+	ExpiresAt pgtype.Timestamptz
+	UsedAt    pgtype.Timestamptz
+}
+
 type Universe struct {
 	Name        string
 	Description string

@@ -70,9 +70,9 @@ func (h *Handlers) ErrorHandler(c *fiber.Ctx, err error) error {
 	msg := messageOf(err, status)
 	switch {
 	case status == fiber.StatusServiceUnavailable: // a dependency is away: expected, and loud enough
-		h.logger.Warn("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+		h.logger.Warn("request failed", "method", c.Method(), "path", logPath(c), "status", status, "err", err)
 	case status >= 500:
-		h.logger.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+		h.logger.Error("request failed", "method", c.Method(), "path", logPath(c), "status", status, "err", err)
 	}
 	if status == fiber.StatusServiceUnavailable {
 		c.Set(fiber.HeaderRetryAfter, "5")

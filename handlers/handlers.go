@@ -27,6 +27,7 @@ type Deps struct {
 	Sessions       *auth.Sessions
 	Counter        auth.Counter // rate limits and lockouts
 	Accounts       *auth.Accounts
+	Resets         *auth.Resets // password reset links
 	Audit          *auth.Audit
 	RateLimit      int  // requests per minute per user or IP
 	SignupOpen     bool // TICKSTOCK_SIGNUP
@@ -56,6 +57,7 @@ type Handlers struct {
 	sessions       *auth.Sessions
 	counter        auth.Counter
 	accounts       *auth.Accounts
+	resets         *auth.Resets
 	audit          *auth.Audit
 	rateLimitN     int
 	signupOpen     bool
@@ -85,7 +87,7 @@ func New(d Deps) *Handlers {
 	}
 	return &Handlers{
 		checks: d.Checks, logger: d.Logger, sessions: d.Sessions, counter: d.Counter,
-		accounts: d.Accounts, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
+		accounts: d.Accounts, resets: d.Resets, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
 		cookieSecure: d.CookieSecure, trustedProxies: d.TrustedProxies,
 		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market,
 	}

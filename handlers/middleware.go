@@ -31,8 +31,8 @@ const (
 //
 //  1. rateLimit: reads the session the cookie names (no write, no database), and counts
 //     the request per user when signed in, else per client IP.
-//  2. withSession: keeps a signed-out visitor's session alive (a write at most once a
-//     minute).
+//  2. withSession: keeps a signed-out visitor's session alive, and a signed-in one's
+//     last-seen time current (a write at most once a minute).
 //  3. withUser: loads the signed-in user; one disabled or deleted meanwhile is signed out
 //     everywhere.
 //  4. csrfProtect: checks the token on state changes; issues a signed-out visitor's
@@ -88,7 +88,7 @@ func (h *Handlers) rateLimit(c *fiber.Ctx) error {
 	if n > int64(h.rateLimitN) {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
 		if n == int64(h.rateLimitN)+1 { // log the first refusal of a window, not every one
-			e := auth.AuditEntry{IP: h.clientIP(c), Path: c.Path()}
+			e := auth.AuditEntry{IP: h.clientIP(c), Path: logPath(c)}
 			if st.SignedIn() {
 				e.UserID, e.Handle = st.UserID, st.Handle
 			}
@@ -99,15 +99,16 @@ func (h *Handlers) rateLimit(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// withSession makes the session rateLimit read the request's session, and keeps a
-// signed-out visitor's session from idling out while they are active.
+// withSession makes the session rateLimit read the request's session, keeps a signed-out
+// visitor's session from idling out while they are active, and notes when and where a
+// signed-in session was last seen (a write at most once a minute per session).
 func (h *Handlers) withSession(c *fiber.Ctx) error {
 	st, _ := c.Locals(localPeek).(*auth.State)
 	if st == nil {
 		st = &auth.State{}
-	} else if !st.SignedIn() {
+	} else {
 		ctx, cancel := timeout(c, 3*time.Second)
-		err := h.sessions.Touch(ctx, st)
+		err := h.sessions.Touch(ctx, st, h.device(c))
 		cancel()
 		if err != nil {
 			return err
@@ -218,11 +219,25 @@ func (h *Handlers) requireUser(c *fiber.Ctx) error {
 
 // auditEntry describes the request's user for the auth log.
 func (h *Handlers) auditEntry(c *fiber.Ctx) auth.AuditEntry {
-	e := auth.AuditEntry{IP: h.clientIP(c), Path: c.Path()}
+	e := auth.AuditEntry{IP: h.clientIP(c), Path: logPath(c)}
 	if u := accountOf(c); u != nil {
 		e.UserID, e.Handle = u.ID, u.Handle
 	}
 	return e
+}
+
+// device is where the request comes from, for the user's list of sessions.
+func (h *Handlers) device(c *fiber.Ctx) auth.Device {
+	return auth.Device{IP: h.clientIP(c), UserAgent: c.Get(fiber.HeaderUserAgent)}
+}
+
+// logPath is the request's path as logs may show it: the token of a reset link is a
+// secret, so it never reaches a log line.
+func logPath(c *fiber.Ctx) string {
+	if p := c.Path(); !strings.HasPrefix(p, auth.ResetPath) {
+		return p
+	}
+	return auth.ResetPath + "{token}"
 }
 
 // setSessionCookie points the browser at st: HttpOnly, SameSite=Lax, Path=/, Secure unless
