@@ -23,6 +23,11 @@ const (
 	EventRateLimited        = "rate_limited"
 	EventUserDisabled       = "user_disabled"
 	EventUserEnabled        = "user_enabled"
+	EventEmbedCreated       = "embed_created"
+	EventEmbedRevoked       = "embed_revoked"
+	EventTokenCreated       = "token_created"
+	EventTokenRevoked       = "token_revoked"
+	EventTokenRejected      = "token_rejected" // a bad or revoked API token was presented
 )
 
 // AuditEntry is one auth event. Email is hashed before it is logged or stored.
@@ -64,7 +69,7 @@ func (a *Audit) Record(kind string, e AuditEntry) {
 	}
 	level := slog.LevelInfo
 	switch kind {
-	case EventLoginFailure, EventLockout, EventStreamUnauthorized, EventCSRFRejected, EventRateLimited:
+	case EventLoginFailure, EventLockout, EventStreamUnauthorized, EventCSRFRejected, EventRateLimited, EventTokenRejected:
 		level = slog.LevelWarn
 	}
 	a.logger.Log(context.Background(), level, "auth event", attrs...)
