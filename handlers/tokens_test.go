@@ -17,9 +17,16 @@ import (
 // TestTokenLifecycle: a token is shown once; with it a program reads the JSON stream and
 // the listed GET APIs as the owner, with no cookie or CSRF token and without getting a
 // session; everything else is 403; its requests count against the owner's rate limit;
-// revoking it ends its stream within 5 s and makes it 401.
+// revoking it ends its stream within 5 s and makes it 401. Memory and Redis (sessions and
+// counters) alike.
 func TestTokenLifecycle(t *testing.T) {
-	app := MustApp(t)
+	rdb, prefix := testenv.MustRedis(t)
+	for name, opts := range map[string][]appOption{"memory": nil, "redis": {withRedis(rdb, prefix)}} {
+		t.Run(name, func(t *testing.T) { testTokenLifecycle(t, MustApp(t, opts...)) })
+	}
+}
+
+func testTokenLifecycle(t *testing.T, app *testApp) {
 	owner := signedIn(t, app, "program@example.com", "programmer")
 	if r := owner.postJSON("/api/user-filters", `{"filter_data":{"trends":{"min_strength":"strong"}}}`); r.StatusCode != 200 {
 		t.Fatalf("filters: %d %s", r.StatusCode, r.Body)
