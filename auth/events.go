@@ -19,5 +19,5 @@ const (
 var warnEvents = map[string]bool{
 	EventLoginFailure: true, EventLockout: true, EventStreamUnauthorized: true, EventCSRFRejected: true,
 	EventRateLimited: true, EventPasswordChangeFailure: true, EventResetLimited: true,
-	EventAccountDeleteFailure: true,
+	EventAccountDeleteFailure: true, EventTokenRejected: true,
 }

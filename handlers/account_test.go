@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tickstock/tickstock/auth"
+	creds "github.com/tickstock/tickstock/credentials"
 	"github.com/tickstock/tickstock/internal/smtptest"
 	"github.com/tickstock/tickstock/internal/testenv"
 	"github.com/tickstock/tickstock/mail"
@@ -70,6 +71,7 @@ func withLogs(w io.Writer) appOption {
 	return func(d *appSetup) {
 		d.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		d.Audit = auth.NewAudit(d.pool, d.Logger)
+		d.Credentials = creds.New(d.pool, d.Bus, creds.WithLogger(d.Logger))
 	}
 }
 

@@ -81,16 +81,22 @@ func (h *Handlers) ErrorHandler(c *fiber.Ctx, err error) error {
 		return c.Status(status).JSON(fiber.Map{"success": false, "error": msg})
 	}
 	ev := views.ErrorView{Status: status, Title: titleOf(status), Message: msg}
+	if isEmbedPath(c.Path()) { // plain, for an iframe or another site's htmx
+		if c.Get("HX-Request") == "true" {
+			return render(c, status, views.EmbedErrorBox(ev))
+		}
+		return render(c, status, views.EmbedErrorPage(ev))
+	}
 	if c.Get("HX-Request") == "true" {
 		return render(c, status, views.ErrorBox(ev))
 	}
 	return render(c, status, views.ErrorPage(h.page(c, ev.Title), ev))
 }
 
-// wantsJSON reports whether the client speaks JSON: every /api route, and any request
-// that asks for it in Accept.
+// wantsJSON reports whether the client speaks JSON: every /api route, every request with
+// an API token, and any request that asks for it in Accept.
 func wantsJSON(c *fiber.Ctx) bool {
-	if strings.HasPrefix(c.Path(), "/api/") {
+	if strings.HasPrefix(c.Path(), "/api/") || isBearer(c) {
 		return true
 	}
 	accept := c.Get(fiber.HeaderAccept)

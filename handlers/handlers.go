@@ -13,6 +13,7 @@ import (
 
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/bus"
+	creds "github.com/tickstock/tickstock/credentials"
 	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/stream"
@@ -37,6 +38,9 @@ type Deps struct {
 	Hub            *stream.Hub
 	Publisher      *stream.Publisher
 	Market         MarketView // the latest market figures, for page loads (nil: none yet)
+	// Credentials are embed links and API tokens. Build it before New, on the same bus, so
+	// a revocation reaches its cache before the hub ends the streams.
+	Credentials *creds.Service
 }
 
 // Check is one dependency /readyz asks: Ping returns nil while it can serve requests.
@@ -67,10 +71,12 @@ type Handlers struct {
 	hub            *stream.Hub
 	publisher      *stream.Publisher
 	market         MarketView
+	credentials    *creds.Service
 }
 
 // New builds the handlers. It also subscribes the stream hub to the bus, so whatever ends
-// a session, a user's access or an embed (on any instance) ends the matching streams here.
+// a session, a user's access, an embed link or an API token (on any instance) ends the
+// matching streams here. UserEnded ends every stream of the user: embeds and tokens too.
 func New(d Deps) *Handlers {
 	if d.Bus != nil && d.Hub != nil {
 		hub := d.Hub
@@ -82,6 +88,8 @@ func New(d Deps) *Handlers {
 				hub.EndUser(m.UserID, m.Reason)
 			case bus.EmbedRevoked:
 				hub.EndEmbed(m.EmbedID, bus.ReasonRevoked)
+			case bus.TokenRevoked:
+				hub.EndToken(m.TokenID, bus.ReasonRevoked)
 			}
 		})
 	}
@@ -90,6 +98,7 @@ func New(d Deps) *Handlers {
 		accounts: d.Accounts, resets: d.Resets, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
 		cookieSecure: d.CookieSecure, trustedProxies: d.TrustedProxies,
 		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market,
+		credentials: d.Credentials,
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/bus"
+	creds "github.com/tickstock/tickstock/credentials"
 	"github.com/tickstock/tickstock/db"
 	"github.com/tickstock/tickstock/internal/testenv"
 	"github.com/tickstock/tickstock/market"
@@ -75,6 +76,7 @@ func withPool(pool *pgxpool.Pool) appOption {
 		d.Checks[0] = Check{Name: "database", Ping: pool.Ping}
 		d.Audit = auth.NewAudit(pool, logger)
 		d.Settings = settings.NewService(pool, settings.WithLogger(logger), settings.WithBus(d.Bus))
+		d.Credentials = creds.New(pool, d.Bus, creds.WithLogger(logger))
 	}
 }
 
@@ -96,6 +98,7 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 		Settings:   settings.NewService(pool, settings.WithLogger(logger), settings.WithBus(b)),
 		Hub:        stream.NewHub(0),
 	}}
+	d.Credentials = creds.New(pool, b, creds.WithLogger(logger))
 	for _, o := range opts {
 		o(d)
 	}

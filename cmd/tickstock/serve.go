@@ -14,6 +14,7 @@ import (
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/config"
+	"github.com/tickstock/tickstock/credentials"
 	"github.com/tickstock/tickstock/handlers"
 	"github.com/tickstock/tickstock/mail"
 	"github.com/tickstock/tickstock/rdb"
@@ -103,6 +104,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 	}()
 
 	svc := settings.NewService(d.pool, settings.WithLogger(logger), settings.WithBus(b))
+	credentialSvc := credentials.New(d.pool, b, credentials.WithLogger(logger)) // before handlers.New: see Deps.Credentials
 	runner, err := newRunner(ctx, cfg, svc, logger)
 	if err != nil {
 		return err
@@ -152,7 +154,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 		Checks: checks, Bus: b, Logger: logger, Sessions: sessions, Counter: counter,
 		Accounts: auth.NewAccounts(d.pool, sessions), Resets: resets, Audit: audit, RateLimit: cfg.RateLimit,
 		SignupOpen: cfg.SignupOpen, CookieSecure: cfg.CookieSecure, TrustedProxies: cfg.TrustedProxies,
-		Settings: svc, Hub: hub, Publisher: publisher, Market: runner,
+		Settings: svc, Hub: hub, Publisher: publisher, Market: runner, Credentials: credentialSvc,
 	})
 	app := h.NewApp()
 	logger.Info("listening", "addr", "http://"+ln.Addr().String())
