@@ -253,13 +253,12 @@ func (r *Resets) Complete(ctx context.Context, token, password string, prev *Sta
 	if err := validPassword(password, "password"); err != nil {
 		return db.User{}, nil, err
 	}
-	hash, err := HashPassword(ctx, password)
-	if err != nil {
-		return db.User{}, nil, fmt.Errorf("reset password: %w", err)
-	}
 	now := timestamptz(r.now())
 	var u db.User
-	err = db.WithSystem(ctx, r.cfg.Pool, func(q *db.Queries) error {
+	// The password is hashed only after this transaction has claimed the link: requests
+	// racing for one link wait on its row and then find it spent, so only the winner pays
+	// for (and waits on a slot for) a hash.
+	err := db.WithSystem(ctx, r.cfg.Pool, func(q *db.Queries) error {
 		userID, err := q.UsePasswordReset(ctx, db.UsePasswordResetParams{TokenHash: tokenHash(token), Now: now})
 		if err != nil {
 			return err
@@ -269,6 +268,10 @@ func (r *Resets) Complete(ctx context.Context, token, password string, prev *Sta
 		}
 		if u.Disabled {
 			return &ResetError{State: ResetUnknown} // rolls back: the link stays as it was
+		}
+		hash, err := HashPassword(ctx, password)
+		if err != nil {
+			return err // rolls back: the link stays usable
 		}
 		if err := q.SetUserPassword(ctx, db.SetUserPasswordParams{ID: u.ID, PasswordHash: hash}); err != nil {
 			return err
