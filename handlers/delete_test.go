@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tickstock/tickstock/auth"
+	creds "github.com/tickstock/tickstock/credentials"
 )
 
 // keptAnonymised names the columns referencing users whose rows may outlive a deleted user
@@ -90,12 +91,11 @@ func TestDeleteAccount(t *testing.T) {
 					t.Fatalf("save filters: %d", r.StatusCode)
 				}
 			}
-			conn := mustSuperuser(t, app)
 			for _, id := range []int64{u.ID, stay.ID} {
-				tok := auth.RandomToken(16)
-				if _, err := conn.Exec(context.Background(), `INSERT INTO embed_tokens (handle, user_id, name, token_hash)
-					VALUES ($1, $2, 'panel', sha256(convert_to($3, 'UTF8')))`, tok, id, tok); err != nil {
-					t.Fatal(err)
+				for _, kind := range []creds.Kind{creds.Embed, creds.API} {
+					if _, err := app.deps.Credentials.Create(context.Background(), kind, id, "panel"); err != nil {
+						t.Fatal(err)
+					}
 				}
 				if _, err := app.deps.Resets.Create(context.Background(), id); err != nil {
 					t.Fatal(err)
@@ -108,7 +108,7 @@ func TestDeleteAccount(t *testing.T) {
 			for _, tc := range tables {
 				names = append(names, tc[0])
 			}
-			for _, want := range []string{"auth_events", "embed_tokens", "password_resets", "user_filters", "user_universe_selections"} {
+			for _, want := range []string{"api_tokens", "auth_events", "embed_tokens", "password_resets", "user_filters", "user_universe_selections"} {
 				if !slices.Contains(names, want) {
 					t.Fatalf("pg_catalog lists no reference to users from %s: %v", want, names)
 				}
