@@ -1,0 +1,123 @@
+package loadtest
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseChunkSize(t *testing.T) {
+	tests := []struct {
+		line    string
+		want    int
+		wantErr bool
+	}{
+		{"0\r\n", 0, false},
+		{"1a\r\n", 26, false},
+		{"FFff\r\n", 0xffff, false},
+		{"10;ext=1\r\n", 16, false},
+		{"\r\n", 0, true},
+		{"zz\r\n", 0, true},
+		{"123456789\r\n", 0, true}, // more than 8 hex digits
+		{"12", 0, true},            // no line end
+	}
+	for _, tt := range tests {
+		got, err := parseChunkSize([]byte(tt.line))
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("parseChunkSize(%q) = %d, %v; want %d, error %v", tt.line, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestReadHead(t *testing.T) {
+	tests := []struct {
+		name string
+		head string
+		want head
+		err  bool
+	}{
+		{"stream", "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+			head{status: 200, chunked: true, eventStream: true}, false},
+		{"too many streams", "HTTP/1.1 429 Too Many Requests\r\nretry-after: 5\r\nContent-Type: application/json\r\n\r\n",
+			head{status: 429, retryAfter: 5 * time.Second}, false},
+		{"plain body", "HTTP/1.0 200 OK\r\ncontent-type: Text/Event-Stream; charset=utf-8\r\n\r\n",
+			head{status: 200, eventStream: true}, false},
+		{"not HTTP", "SSH-2.0-OpenSSH\r\n\r\n", head{}, true},
+		{"cut short", "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n", head{status: 200, eventStream: true}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := readHead(bufio.NewReader(strings.NewReader(tt.head)))
+			if (err != nil) != tt.err {
+				t.Fatalf("error %v, want error %v", err, tt.err)
+			}
+			if err == nil && got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestReadChunkedBody feeds a chunked body, with chunk borders inside lines and a tiny read
+// buffer, through stream.read, and checks the events and bytes counted.
+func TestReadChunkedBody(t *testing.T) {
+	sse := "id: 1.0\ndata: {\"emitted_at\":1000}\n\nid: 2.0\ndata: {\"emitted_at\":2000}\n\n"
+	var body strings.Builder
+	for rest := sse; len(rest) > 0; {
+		n := min(7, len(rest))
+		fmt.Fprintf(&body, "%x;x=y\r\n%s\r\n", n, rest[:n])
+		rest = rest[n:]
+	}
+	body.WriteString("0\r\n\r\n")
+	run := &streamRun{json: true, lost: newReasons(), fails: newReasons()}
+	run.phase.Store(phaseMeasuring)
+	s := &stream{run: run, connectMs: 1500}
+	s.parser = NewParser(true, s.onEvent)
+	err := s.read(bufio.NewReaderSize(strings.NewReader(body.String()), 16), true)
+	if err == nil || err.Error() != "EOF" {
+		t.Fatalf("read ended with %v, want EOF at the last chunk", err)
+	}
+	if s.events != 2 || s.bytes != uint64(len(sse)) {
+		t.Fatalf("events %d bytes %d, want 2 and %d", s.events, s.bytes, len(sse))
+	}
+	// Only the second emission came after the stream connected (at 1500 ms).
+	if n := run.latency.Count(); n != 1 {
+		t.Fatalf("%d latencies recorded, want 1 (the first emission predates the stream)", n)
+	}
+}
+
+func TestParseProc(t *testing.T) {
+	status := []byte("Name:\ttickstock\nVmPeak:\t  200000 kB\nVmRSS:\t  123456 kB\nThreads:\t9\n")
+	rss, err := parseVmRSS(status)
+	if err != nil || rss != 123456*1024 {
+		t.Fatalf("parseVmRSS = %d, %v", rss, err)
+	}
+	if _, err := parseVmRSS([]byte("Name:\tzombie\n")); err == nil {
+		t.Fatal("a status without VmRSS should fail")
+	}
+	// The command name may hold spaces and parentheses.
+	stat := []byte("4242 (tick (stock) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 9 0 100 0 0")
+	cpu, err := parseStatCPU(stat)
+	if err != nil || cpu != 3250*time.Millisecond {
+		t.Fatalf("parseStatCPU = %v, %v; want 3.25s", cpu, err)
+	}
+	if _, err := parseStatCPU([]byte("4242 (x) S 1 2")); err == nil {
+		t.Fatal("a short stat line should fail")
+	}
+}
+
+func TestReadProcSelf(t *testing.T) {
+	st, err := ReadProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.RSS < 1<<20 || st.RSS > 64<<30 {
+		t.Fatalf("RSS %d bytes is not plausible for a Go test binary", st.RSS)
+	}
+	if _, err := ReadProc(1 << 30); err == nil {
+		t.Fatal("a missing process should fail")
+	}
+}
