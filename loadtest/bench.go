@@ -123,15 +123,15 @@ func (o *Options) logf(format string, args ...any) {
 // Result is a stream run's report. The first eleven keys are SPEC section 9's; a null
 // means the figure could not be read (no --pid, no admin metrics).
 type Result struct {
-	ConnectionsOK     int      `json:"connections_ok"`
-	ConnectionsFailed int      `json:"connections_failed"`
-	EventsPerSecond   float64  `json:"events_per_second"`
-	BytesPerSecond    float64  `json:"bytes_per_second"`
-	P50Ms             float64  `json:"p50_ms"`
-	P99Ms             float64  `json:"p99_ms"`
-	MaxMs             float64  `json:"max_ms"`
-	ServerRSSBytes    *int64   `json:"server_rss_bytes"`
-	ServerGoroutines  *int64   `json:"server_goroutines"`
+	ConnectionsOK     int     `json:"connections_ok"`
+	ConnectionsFailed int     `json:"connections_failed"`
+	EventsPerSecond   float64 `json:"events_per_second"`
+	BytesPerSecond    float64 `json:"bytes_per_second"`
+	P50Ms             float64 `json:"p50_ms"`
+	P99Ms             float64 `json:"p99_ms"`
+	MaxMs             float64 `json:"max_ms"`
+	ServerRSSBytes    *int64  `json:"server_rss_bytes"`
+	ServerGoroutines  *int64  `json:"server_goroutines"`
 	// RSSBytesPerStream is the server's RSS at the end of the measurement minus its RSS
 	// before the users signed in, over the streams opened: the sessions are part of what
 	// the streams cost.
