@@ -2,35 +2,14 @@ package loadtest
 
 import (
 	"bufio"
+	"errors"
+	"io"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 )
-
-func TestParseChunkSize(t *testing.T) {
-	tests := []struct {
-		line    string
-		want    int
-		wantErr bool
-	}{
-		{"0\r\n", 0, false},
-		{"1a\r\n", 26, false},
-		{"FFff\r\n", 0xffff, false},
-		{"10;ext=1\r\n", 16, false},
-		{"\r\n", 0, true},
-		{"zz\r\n", 0, true},
-		{"123456789\r\n", 0, true}, // more than 8 hex digits
-		{"12", 0, true},            // no line end
-	}
-	for _, tt := range tests {
-		got, err := parseChunkSize([]byte(tt.line))
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("parseChunkSize(%q) = %d, %v; want %d, error %v", tt.line, got, err, tt.want, tt.wantErr)
-		}
-	}
-}
 
 func TestReadHead(t *testing.T) {
 	tests := []struct {
@@ -62,7 +41,7 @@ func TestReadHead(t *testing.T) {
 }
 
 // TestReadChunkedBody feeds a chunked body, with chunk borders inside lines and a tiny read
-// buffer, through stream.read, and checks the events and bytes counted.
+// buffer, through stream.readLoop, and checks the events and bytes counted.
 func TestReadChunkedBody(t *testing.T) {
 	sse := "id: 1.0\ndata: {\"emitted_at\":1000}\n\nid: 2.0\ndata: {\"emitted_at\":2000}\n\n"
 	var body strings.Builder
@@ -74,10 +53,10 @@ func TestReadChunkedBody(t *testing.T) {
 	body.WriteString("0\r\n\r\n")
 	run := &streamRun{json: true, lost: newReasons(), fails: newReasons()}
 	run.phase.Store(phaseMeasuring)
-	s := &stream{run: run, connectMs: 1500}
+	s := &stream{run: run, connectMs: 1500, chunked: true}
 	s.parser = NewParser(true, s.onEvent)
-	err := s.read(bufio.NewReaderSize(strings.NewReader(body.String()), 16), true)
-	if err == nil || err.Error() != "EOF" {
+	err := s.readLoop(bufio.NewReaderSize(strings.NewReader(body.String()), 16))
+	if !errors.Is(err, io.EOF) {
 		t.Fatalf("read ended with %v, want EOF at the last chunk", err)
 	}
 	if s.events != 2 || s.bytes != uint64(len(sse)) {
@@ -120,4 +99,76 @@ func TestReadProcSelf(t *testing.T) {
 	if _, err := ReadProc(1 << 30); err == nil {
 		t.Fatal("a missing process should fail")
 	}
+}
+
+// sink collects decoded payload.
+type sink struct{ b []byte }
+
+func (s *sink) feed(p []byte) { s.b = append(s.b, p...) }
+
+func TestChunkDecoder(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		err            error // after the whole input
+	}{
+		{"two chunks and the end", "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n", "hello, world", io.EOF},
+		{"extensions and upper-case hex", "A;name=v\r\n0123456789\r\n0\r\n", "0123456789", io.EOF},
+		{"bare LF line ends", "3\nabc\n0\n", "abc", io.EOF},
+		{"unfinished", "10\r\nabc", "abc", nil},
+		{"no size", "\r\nabc", "", errChunkFraming},
+		{"not hex", "zz\r\n", "", errChunkFraming},
+		{"too big", "123456789\r\n", "", errChunkFraming},
+		{"no CRLF after the data", "3\r\nabcX", "abc", errChunkFraming},
+		{"CR without LF", "3\rabc", "", errChunkFraming},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Whole, and byte by byte: the result must not depend on how reads split it.
+			for _, step := range []int{len(tt.in), 1} {
+				var d chunkDecoder
+				var out sink
+				var err error
+				for in := []byte(tt.in); len(in) > 0 && err == nil; {
+					n := min(step, len(in))
+					err = d.decode(in[:n], &out)
+					in = in[n:]
+				}
+				if string(out.b) != tt.want || !errors.Is(err, tt.err) && err != tt.err {
+					t.Fatalf("step %d: got %q, %v; want %q, %v", step, out.b, err, tt.want, tt.err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzChunkDecoder: any payload, cut into chunks of any sizes and fed in reads of any
+// sizes, decodes to itself; and arbitrary input never panics.
+func FuzzChunkDecoder(f *testing.F) {
+	f.Add([]byte("id: 1\ndata: {\"emitted_at\":1}\n\n"), uint8(3), uint8(5))
+	f.Add([]byte(""), uint8(1), uint8(1))
+	f.Fuzz(func(t *testing.T, payload []byte, chunk, read uint8) {
+		var enc []byte
+		for rest, size := payload, int(chunk%32)+1; len(rest) > 0; size = size*7%31 + 1 {
+			n := min(size, len(rest))
+			enc = fmt.Appendf(enc, "%x\r\n", n)
+			enc = append(enc, rest[:n]...)
+			enc = append(enc, "\r\n"...)
+			rest = rest[n:]
+		}
+		enc = append(enc, "0\r\n\r\n"...)
+		var d chunkDecoder
+		var out sink
+		var err error
+		for in, size := enc, int(read%17)+1; len(in) > 0 && err == nil; size = size*5%19 + 1 {
+			n := min(size, len(in))
+			err = d.decode(in[:n], &out)
+			in = in[n:]
+		}
+		if !errors.Is(err, io.EOF) || string(out.b) != string(payload) {
+			t.Fatalf("decoded %q, %v; want %q, EOF", out.b, err, payload)
+		}
+		// The payload itself as chunked input: an error or not, never a panic.
+		var d2 chunkDecoder
+		_ = d2.decode(payload, &sink{})
+	})
 }

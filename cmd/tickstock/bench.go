@@ -36,9 +36,11 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.IntVar(&o.ConnectConcurrency, "connect-concurrency", 128, "streams being opened at once")
 	fs.IntVar(&o.SetupConcurrency, "setup-concurrency", 8, "sign-in and settings requests at once")
 	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", 30*time.Second, "time allowed to open one stream")
-	fs.IntVar(&o.ReadBuffer, "read-buffer", 4096, "read buffer per stream, in bytes")
+	fs.IntVar(&o.ReadBuffer, "read-buffer", 4096, "read buffer per stream, in bytes (goroutine reader)")
+	fs.StringVar(&o.Reader, "reader", "epoll", "how streams are read: epoll (Linux, plain HTTP; the cheapest) or goroutines (one per stream)")
 	paths := fs.String("rps-paths", "", "request-rate mode: comma-separated paths to GET in turn (e.g. /healthz,/dashboard) instead of streams")
 	fs.IntVar(&o.Concurrency, "concurrency", 32, "rate mode: keep-alive connections (and workers)")
+	cpuProfile := fs.String("cpuprofile", "", "write this tool's CPU profile of the measured window to this file")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: tickstock bench --url U --clients N [--users M] [--create-users] [--groups G] [--duration D] [--json] [--pid P]\n"+
 			"       tickstock bench --url U --rps-paths /healthz,/dashboard [--concurrency C] [--duration D] [--json]\n\n")
@@ -60,6 +62,14 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		o.AdminPassword = getenv("TICKSTOCK_BENCH_ADMIN_PASSWORD")
 	}
 	o.Log = os.Stderr
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer f.Close()
+		o.CPUProfile = f
+	}
 
 	if *paths != "" {
 		for _, p := range strings.Split(*paths, ",") {
