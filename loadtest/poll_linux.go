@@ -149,4 +149,3 @@ func (p *poller) close() {
 		syscall.Close(w.epfd)
 	}
 }
-

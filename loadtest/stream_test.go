@@ -3,8 +3,8 @@ package loadtest
 import (
 	"bufio"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
