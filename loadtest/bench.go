@@ -360,6 +360,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		pprof.StopCPUProfile()
 	}
 	p1 := sp.read(context.WithoutCancel(ctx))
+	o.logf("measured %.1fs: %d latency samples", window.Seconds(), run.latency.Count())
 
 	if poll != nil {
 		poll.close()

@@ -14,7 +14,6 @@ type Histogram struct {
 	counts [histBuckets]atomic.Uint64
 	n      atomic.Uint64
 	max    atomic.Int64
-	sum    atomic.Int64
 }
 
 const (
@@ -69,7 +68,6 @@ func (h *Histogram) Record(v int64) {
 	}
 	h.counts[b].Add(1)
 	h.n.Add(1)
-	h.sum.Add(v)
 	for {
 		m := h.max.Load()
 		if v <= m || h.max.CompareAndSwap(m, v) {
@@ -83,15 +81,6 @@ func (h *Histogram) Count() uint64 { return h.n.Load() }
 
 // Max is the largest value recorded (exact), or 0.
 func (h *Histogram) Max() int64 { return h.max.Load() }
-
-// Mean is the mean of the values recorded, or 0.
-func (h *Histogram) Mean() float64 {
-	n := h.n.Load()
-	if n == 0 {
-		return 0
-	}
-	return float64(h.sum.Load()) / float64(n)
-}
 
 // Quantile returns the value at quantile q (0 < q <= 1): the midpoint of the bucket that
 // holds the ceil(q*n)-th smallest value, capped at Max. It is 0 with no values.
