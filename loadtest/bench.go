@@ -45,7 +45,8 @@ type Options struct {
 	ConnectTimeout     time.Duration
 	ReadBuffer         int // bytes of read buffer per stream (goroutine reader)
 	// Reader is "goroutines" to read each stream on a goroutine of its own; otherwise
-	// plain-HTTP streams on Linux are read by two epoll loops, which costs less CPU.
+	// plain-HTTP streams on Linux are read by two epoll loops, which hold no goroutine or
+	// buffer per stream.
 	Reader string
 
 	// Request-rate mode (RunRate).
