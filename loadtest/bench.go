@@ -34,6 +34,9 @@ type Options struct {
 	Password    string
 	EmailPrefix string // user i is <prefix><i>@<domain>
 	EmailDomain string
+	// SessionsFile keeps the users' session cookies between runs; a session the server
+	// still knows is reused instead of signing in again.
+	SessionsFile string
 
 	PID           int    // the server's process id, for /proc; 0 if unknown
 	AdminEmail    string // an admin account, for /api/admin/metrics

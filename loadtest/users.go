@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -285,6 +286,10 @@ func (c *client) applySettings(ctx context.Context, s *session, g GroupSettings)
 // user i the settings of group i % groups. Password hashing makes this the slow part of a
 // large run, so it reports progress.
 func (c *client) signInAll(ctx context.Context, o *Options, n, conc int) ([]*session, error) {
+	cache, err := loadSessions(o.SessionsFile, c.t.base.String())
+	if err != nil {
+		return nil, err
+	}
 	sessions := make([]*session, n)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -296,7 +301,11 @@ func (c *client) signInAll(ctx context.Context, o *Options, n, conc int) ([]*ses
 		wg.Go(func() {
 			for i := range jobs {
 				a := benchAccount(o.EmailPrefix, o.EmailDomain, o.Password, i)
-				s, err := c.signIn(ctx, a, o.CreateUsers)
+				s := c.resume(ctx, cache, a.Email)
+				var err error
+				if s == nil {
+					s, err = c.signIn(ctx, a, o.CreateUsers)
+				}
 				if err == nil && o.Groups > 0 {
 					err = c.applySettings(ctx, s, SettingsOf(i%o.Groups))
 				}
@@ -328,7 +337,77 @@ feed:
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
+	if err := saveSessions(o.SessionsFile, c.t.base.String(), sessions); err != nil {
+		return nil, err
+	}
 	return sessions, nil
+}
+
+// sessionsFile is what --sessions keeps between runs: the cookies of each bench user's
+// session, for one URL. Password hashing makes signing in the slow part of a large run
+// (2,375 users for 19,000 streams); with REDIS_URL the server keeps sessions across
+// restarts, so a later run can reuse them.
+type sessionsFile struct {
+	URL      string                       `json:"url"`
+	Sessions map[string]map[string]string `json:"sessions"` // email → cookie name → value
+}
+
+func loadSessions(path, url string) (map[string]map[string]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read --sessions file: %w", err)
+	}
+	var f sessionsFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("read --sessions file %s: %w", path, err)
+	}
+	if f.URL != url {
+		return nil, nil
+	}
+	return f.Sessions, nil
+}
+
+func saveSessions(path, url string, sessions []*session) error {
+	if path == "" {
+		return nil
+	}
+	f := sessionsFile{URL: url, Sessions: map[string]map[string]string{}}
+	for _, s := range sessions {
+		f.Sessions[s.email] = s.cookies
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	// The cookies are bearer secrets for the bench accounts: owner-only.
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("write --sessions file: %w", err)
+	}
+	return nil
+}
+
+// resume returns the cached session of email if the server still honours it (a cheap
+// signed-in request, which also gives the CSRF token), or nil.
+func (c *client) resume(ctx context.Context, cache map[string]map[string]string, email string) *session {
+	cookies := cache[email]
+	if len(cookies) == 0 {
+		return nil
+	}
+	s := newSession(email)
+	for k, v := range cookies {
+		s.cookies[k] = v
+	}
+	status, _, err := c.do(ctx, s, http.MethodGet, "/api/user-filters", nil)
+	if err != nil || status != http.StatusOK || s.csrf == "" {
+		return nil
+	}
+	return s
 }
 
 var errNoMetrics = errors.New("the server has no /api/admin/metrics")

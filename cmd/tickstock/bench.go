@@ -32,6 +32,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&o.Password, "password", "", "the bench users' password (or TICKSTOCK_BENCH_PASSWORD; default bench-password-1)")
 	fs.StringVar(&o.EmailPrefix, "email-prefix", "bench-user-", "user i is <prefix><i>@<email-domain>")
 	fs.StringVar(&o.EmailDomain, "email-domain", "example.com", "see --email-prefix")
+	fs.StringVar(&o.SessionsFile, "sessions", "", "keep the users' session cookies in this file and reuse those the server still knows (saves the password hashing; sessions outlive a restart only with REDIS_URL)")
 	fs.IntVar(&o.SourceIPs, "source-ips", 16, "spread connections to a loopback URL over this many source addresses from 127.0.0.2; 0 = off")
 	fs.IntVar(&o.ConnectConcurrency, "connect-concurrency", 128, "streams being opened at once")
 	fs.IntVar(&o.SetupConcurrency, "setup-concurrency", 8, "sign-in and settings requests at once")

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -110,11 +111,28 @@ func TestBenchStreamsJSON(t *testing.T) {
 		}
 	}
 
-	// A second run finds the users already there (422 on register) and signs them in.
+	// A second run finds the users already there (422 on register) and signs them in; it
+	// keeps their sessions in a file, which a third run reuses without signing in.
+	sessions := filepath.Join(t.TempDir(), "sessions.json")
 	m = mustBench(t, "--url", s.URL, "--clients", "8", "--users", "4", "--create-users",
-		"--duration", "1s", "--warmup", "200ms", "--json")
+		"--duration", "1s", "--warmup", "200ms", "--json", "--sessions", sessions)
 	if m["connections_ok"] != 8.0 || m["server_rss_bytes"] != nil || m["cpu_us_per_event"] != nil {
 		t.Fatalf("second run without --pid: %v", m)
+	}
+	logins := strings.Count(s.logs.String(), "event=login_success")
+	if logins < 4 {
+		t.Fatalf("the second run's 4 logins are not in the server's log (%d found)", logins)
+	}
+	m = mustBench(t, "--url", s.URL, "--clients", "8", "--users", "4",
+		"--duration", "1s", "--warmup", "200ms", "--json", "--sessions", sessions)
+	if m["connections_ok"] != 8.0 {
+		t.Fatalf("run with saved sessions: %v", m)
+	}
+	if n := strings.Count(s.logs.String(), "event=login_success"); n != logins {
+		t.Fatalf("the run with saved sessions signed in %d times", n-logins)
+	}
+	if fi, err := os.Stat(sessions); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("sessions file: %v, %v (want mode 0600)", fi, err)
 	}
 }
 

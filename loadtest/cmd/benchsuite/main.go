@@ -283,7 +283,7 @@ func waitReady(ctx context.Context, url string, exited <-chan error) error {
 // its progress goes to <logs>.bench.log.
 func runBench(ctx context.Context, c config, pid int, logs string, args []string) ([]byte, error) {
 	full := append([]string{"bench", "--url", "http://" + c.addr, "--json",
-		"--admin-email", c.adminEmail}, args...)
+		"--admin-email", c.adminEmail, "--sessions", filepath.Join(c.out, "sessions.json")}, args...)
 	if pid > 0 {
 		full = append(full, "--pid", strconv.Itoa(pid))
 	}
