@@ -191,58 +191,6 @@ func (r *reasons) total() int {
 	return t
 }
 
-// serverProbe reads the server's resources from /proc and, with admin credentials, from
-// /api/admin/metrics.
-type serverProbe struct {
-	o     *Options
-	c     *client
-	admin *session
-}
-
-type probe struct {
-	proc       *ProcStats
-	rss        *int64
-	goroutines *int64
-	dropped    *int64
-}
-
-func (sp *serverProbe) read(ctx context.Context) probe {
-	var p probe
-	if sp.o.PID > 0 {
-		st, err := ReadProc(sp.o.PID)
-		if err != nil {
-			sp.o.logf("%v", err)
-		} else {
-			p.proc = &st
-			p.rss = &st.RSS
-		}
-	}
-	if sp.admin != nil {
-		m, err := sp.c.metrics(ctx, sp.admin)
-		if err != nil {
-			if !errors.Is(err, errNoMetrics) {
-				sp.o.logf("metrics: %v", err)
-			}
-			return p
-		}
-		if v, ok := findNumber(m, "goroutines", "server_goroutines"); ok {
-			n := int64(v)
-			p.goroutines = &n
-		}
-		if v, ok := findNumber(m, "dropped_messages"); ok {
-			n := int64(v)
-			p.dropped = &n
-		}
-		if p.rss == nil {
-			if v, ok := findNumber(m, "rss_bytes", "server_rss_bytes", "resident_bytes"); ok {
-				n := int64(v)
-				p.rss = &n
-			}
-		}
-	}
-	return p
-}
-
 // Run signs the users in, opens the streams, measures for o.Duration and closes
 // everything. It returns an error only when the run could not take place at all; streams
 // that fail to open are counted in the result.
