@@ -11,9 +11,11 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tickstock/tickstock/audit"
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/market"
+	"github.com/tickstock/tickstock/metrics"
 	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/stream"
 	"github.com/tickstock/tickstock/views"
@@ -35,7 +37,19 @@ type Deps struct {
 	Settings       *settings.Service
 	Hub            *stream.Hub
 	Publisher      *stream.Publisher
-	Market         MarketView // the latest market figures, for page loads (nil: none yet)
+	Market         MarketView         // the latest market figures, for page loads (nil: none yet)
+	AdminAudit     *audit.Log         // the trail of admin actions
+	Metrics        *metrics.Collector // the live figures of /api/admin/metrics and /admin
+	HTTPStats      *metrics.HTTPStats // rate-limit refusals and answers by status (nil: not counted)
+	ResetLinks     ResetLinks         // makes password-reset links for the admin (nil: the button is hidden)
+}
+
+// ResetLinks makes a single-use password-reset link for a user (SPEC section 11). The
+// admin's button shows the link once; only the token's hash may be stored.
+type ResetLinks interface {
+	// CreateForUser issues a new reset token for userID and returns it (the secret part of
+	// /auth/reset/{token}).
+	CreateForUser(ctx context.Context, userID int64) (token string, err error)
 }
 
 // Check is one dependency /readyz asks: Ping returns nil while it can serve requests.
@@ -65,6 +79,10 @@ type Handlers struct {
 	hub            *stream.Hub
 	publisher      *stream.Publisher
 	market         MarketView
+	adminAudit     *audit.Log
+	metrics        *metrics.Collector
+	httpStats      *metrics.HTTPStats
+	resetLinks     ResetLinks
 }
 
 // New builds the handlers. It also subscribes the stream hub to the bus, so whatever ends
@@ -83,12 +101,35 @@ func New(d Deps) *Handlers {
 			}
 		})
 	}
+	if d.Metrics == nil {
+		d.Metrics = metrics.NewCollector(defaultSources(d))
+	}
 	return &Handlers{
 		checks: d.Checks, logger: d.Logger, sessions: d.Sessions, counter: d.Counter,
 		accounts: d.Accounts, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
 		cookieSecure: d.CookieSecure, trustedProxies: d.TrustedProxies,
 		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market,
+		adminAudit: d.AdminAudit, metrics: d.Metrics, httpStats: d.HTTPStats, resetLinks: d.ResetLinks,
 	}
+}
+
+// defaultSources are the metrics sources found in d, for tests and tools that pass no
+// collector: everything but the feed, which lives outside the handlers' dependencies.
+func defaultSources(d Deps) metrics.Sources {
+	src := metrics.Sources{HTTP: d.HTTPStats}
+	if d.Hub != nil {
+		src.Hub = d.Hub
+	}
+	if d.Settings != nil {
+		src.Settings = d.Settings
+	}
+	if d.Publisher != nil {
+		src.Publisher = d.Publisher
+	}
+	if d.Audit != nil {
+		src.Auth = d.Audit
+	}
+	return src
 }
 
 // render writes a templ component as the HTML response. It is the one place pages and
