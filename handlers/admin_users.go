@@ -82,6 +82,16 @@ func (h *Handlers) renderAdminUser(c *fiber.Ctx, status int, v views.AdminUserVi
 	return render(c, status, views.AdminUserPage(h.page(c, v.User.Username+" · Users"), v))
 }
 
+// renderSection answers an htmx post on a user's page with the section it swaps and, after
+// a change, the user's audit section out of band, so the new entry shows at once.
+func (h *Handlers) renderSection(c *fiber.Ctx, status int, section templComponent, v views.AdminUserView, changed bool) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if err := render(c, status, section); err != nil || !changed {
+		return err
+	}
+	return views.AdminUserAudit(v.User.Handle, v.Audit, true).Render(c.UserContext(), c.Response().BodyWriter())
+}
+
 // adminUserView is the admin's page about u, with the values stored now.
 func (h *Handlers) adminUserView(ctx context.Context, c *fiber.Ctx, u db.User) (views.AdminUserView, error) {
 	us, err := h.settings.Get(ctx, u.ID)
@@ -168,7 +178,7 @@ func (h *Handlers) SaveAdminUserUniverses(c *fiber.Ctx) error {
 		return invalid // no section to answer with: the error handler's answer
 	}
 	if isHTMX(c) {
-		return render(c, status, views.UniverseFormSection(v.Universes[i]))
+		return h.renderSection(c, status, views.UniverseFormSection(v.Universes[i]), v, invalid == nil)
 	}
 	return h.renderAdminUser(c, status, v)
 }
@@ -206,7 +216,7 @@ func (h *Handlers) SaveAdminUserFilters(c *fiber.Ctx) error {
 		v.Filters.Message, v.Filters.Errors = formErrors(invalid, filterFields...)
 	}
 	if isHTMX(c) {
-		return render(c, status, views.FilterFormSection(v.Filters))
+		return h.renderSection(c, status, views.FilterFormSection(v.Filters), v, invalid == nil)
 	}
 	return h.renderAdminUser(c, status, v)
 }
@@ -273,7 +283,7 @@ func (h *Handlers) setUserDisabled(c *fiber.Ctx, disable bool) error {
 	}
 	v.Account.Flash, v.Account.Message = flash, msg
 	if isHTMX(c) {
-		return render(c, status, views.AdminAccountSection(v.Account))
+		return h.renderSection(c, status, views.AdminAccountSection(v.Account), v, status == fiber.StatusOK)
 	}
 	return h.renderAdminUser(c, status, v)
 }
@@ -317,7 +327,7 @@ func (h *Handlers) MakeAdminResetLink(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	if isHTMX(c) {
-		return render(c, status, views.AdminResetSection(*v.Reset))
+		return h.renderSection(c, status, views.AdminResetSection(*v.Reset), v, status == fiber.StatusOK)
 	}
 	return h.renderAdminUser(c, status, v)
 }

@@ -144,6 +144,9 @@ type AdminResetForm struct {
 // AdminResetID is the reset section's id, its htmx swap target.
 const AdminResetID = "reset-link"
 
+// AdminUserAuditID is the id of a user's audit section, swapped out of band after a change.
+const AdminUserAuditID = "user-audit"
+
 // AdminAuthEvent is one of the user's auth events.
 type AdminAuthEvent struct {
 	Kind string
