@@ -111,7 +111,7 @@ func TestAdminPageSparklines(t *testing.T) {
 	if pts := strings.Fields(spark.Find("polyline").AttrOr("points", "")); len(pts) != 2 {
 		t.Fatalf("emission rate points %v, want 2", pts)
 	}
-	if title := spark.Find("title").Text(); !strings.Contains(title, "Emissions over the last 15m0s") {
+	if title := spark.Find("title").Text(); !strings.Contains(title, "Emissions over the last 15 minutes") {
 		t.Fatalf("sparkline title %q", title)
 	}
 	// Every gauge and counter has one; text figures (the feed's source) have none.

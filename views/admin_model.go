@@ -369,7 +369,7 @@ func sparkTitle(f Figure, window time.Duration) string {
 	if math.IsInf(lo, 1) {
 		return f.Label + ": no history yet"
 	}
-	return f.Label + " over the last " + window.String() + ": " +
+	return f.Label + " over the last " + minutes(window) + ": " +
 		withUnit(lo, f.PointsUnit, false) + " to " + withUnit(hi, f.PointsUnit, false)
 }
 
@@ -406,4 +406,13 @@ func rawOrNull(b []byte) []byte {
 		return []byte("null")
 	}
 	return b
+}
+
+// minutes says a window in minutes: "15 minutes".
+func minutes(d time.Duration) string {
+	n := int(d.Round(time.Minute) / time.Minute)
+	if n == 1 {
+		return "minute"
+	}
+	return strconv.Itoa(n) + " minutes"
 }
