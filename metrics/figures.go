@@ -39,6 +39,7 @@ var figureDefs = []figureDef{
 	{"Streams", "total_connections", "Open streams", KindGauge, "", 0, func(s Snapshot) float64 { return float64(s.TotalConnections) }},
 	{"Publisher", "emissions", "Emissions", KindCounter, "", 1, func(s Snapshot) float64 { return float64(s.Publisher.Emissions) }},
 	{"Publisher", "last_emit_ms", "Last emission", KindGauge, "ms", 0, func(s Snapshot) float64 { return s.Publisher.LastEmitMs }},
+	{"Publisher", "groups", "Settings groups", KindGauge, "", 0, func(s Snapshot) float64 { return float64(s.Groups) }},
 	{"Publisher", "dropped_messages", "Dropped messages", KindCounter, "", 60, func(s Snapshot) float64 { return float64(s.Publisher.DroppedMessages) }},
 	{"Feed", "ticks_total", "Ticks", KindCounter, "", 1, func(s Snapshot) float64 { return float64(s.Feed.TicksTotal) }},
 	{"Feed", "ticks_per_second", "Ticks per second", KindGauge, "/s", 0, func(s Snapshot) float64 { return s.Feed.TicksPerSecond }},

@@ -32,7 +32,10 @@ type (
 		Health() error
 	}
 	// Publisher is stream.Publisher.
-	Publisher interface{ Metrics() stream.Metrics }
+	Publisher interface {
+		Metrics() stream.Metrics
+		UniqueGroups() int
+	}
 	// Auth is auth.Audit: counts of auth events by kind since start.
 	Auth interface {
 		Counts() map[string]uint64
@@ -88,6 +91,7 @@ type Snapshot struct {
 	Process          Process            `json:"process"`
 
 	At          time.Time         `json:"-"`
+	Groups      int               `json:"-"` // settings groups the publisher renders for
 	FeedUp      bool              `json:"-"` // the feed runs (or runs in another process)
 	CacheHits   uint64            `json:"-"`
 	CacheMisses uint64            `json:"-"`
@@ -135,6 +139,7 @@ func (c *Collector) Snapshot() Snapshot {
 	}
 	if c.src.Publisher != nil {
 		s.Publisher = c.src.Publisher.Metrics()
+		s.Groups = c.src.Publisher.UniqueGroups()
 	}
 	if c.src.Auth != nil {
 		s.AuthEvents, s.AuthDropped = c.src.Auth.Counts(), c.src.Auth.Dropped()

@@ -30,6 +30,7 @@ var (
 	descSlow              = desc("stream_slow_disconnects_total", "Streams closed because they stayed behind.")
 	descResumes           = desc("stream_resumes_total", "Reconnects with Last-Event-ID.")
 	descResets            = desc("stream_resets_total", "Reconnects that could not resume exactly and got a reset event.")
+	descGroups            = desc("publisher_groups", "Distinct settings groups the publisher renders for (each rendered once per emission).")
 	descStale             = desc("settings_stale_loads_total", "Settings reads that failed or timed out, so streams ran on the last known settings.")
 	descEvents            = desc("events_total", "Events detected, by kind.", "kind")
 	descEventsLost        = desc("events_dropped_total", "Detected events lost because no emission took them in time.")
@@ -56,7 +57,7 @@ type appCollector struct{ c *Collector }
 
 func (a appCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStreamsOpen, descStreamUsers, descEmissions, descEmitDuration,
-		descLastEmit, descDropped, descSlow, descResumes, descResets, descStale, descEvents, descEventsLost,
+		descLastEmit, descDropped, descSlow, descResumes, descResets, descGroups, descStale, descEvents, descEventsLost,
 		descTicks, descTicksRejected, descSymbols, descFeedUp, descCacheHits, descCacheMisses, descCacheUsers,
 		descUniverseCache, descUniqueConfigs, descAvgFilters, descRateLimited, descLogins, descAuthEvents,
 		descAuthEventsDropped, descResponses} {
@@ -92,6 +93,7 @@ func (a appCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descResumes, float64(p.Resumes))
 	counter(descResets, float64(p.Resets))
 	counter(descStale, float64(p.StaleLoads))
+	gauge(descGroups, float64(s.Groups))
 
 	counter(descEvents, float64(s.Events.Highs), "high")
 	counter(descEvents, float64(s.Events.Lows), "low")
