@@ -31,7 +31,9 @@ func (h *Handlers) GetAdminMetrics(c *fiber.Ctx) error {
 // ShowAdmin handles "GET /admin": the live figures; htmx's refresh gets the fragment.
 func (h *Handlers) ShowAdmin(c *fiber.Ctx) error {
 	v := h.metricsView()
-	if isHTMX(c) {
+	c.Vary("HX-Request")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if isHTMX(c) && c.Get("HX-History-Restore-Request") != "true" {
 		return render(c, fiber.StatusOK, views.AdminMetrics(v))
 	}
 	return render(c, fiber.StatusOK, views.AdminHomePage(h.page(c, "Admin"), v))

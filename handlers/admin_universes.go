@@ -33,6 +33,7 @@ func (h *Handlers) ShowAdminUniverses(c *fiber.Ctx) error {
 		}
 		editor.Editing, editor.Description, editor.Symbols = u.Name, u.Description, strings.Join(u.Symbols, "\n")
 	}
+	c.Vary("HX-Request", "HX-Target")
 	if isHTMX(c) && hxTarget(c) == views.UniverseEditorID {
 		return render(c, fiber.StatusOK, views.UniverseEditor(editor))
 	}

@@ -43,7 +43,10 @@ func (h *Handlers) ListAdminUsers(c *fiber.Ctx) error {
 		v.Users = append(v.Users, views.AdminUserRow{Handle: u.Handle, Email: u.Email, Username: u.Username,
 			Role: u.Role, Disabled: u.Disabled, Created: u.CreatedAt.Time, LastLogin: u.LastLoginAt.Time})
 	}
-	if isHTMX(c) && hxTarget(c) == views.AdminUserResultsID {
+	// The same address answers the search's fragment and the whole page (htmx pushes it to
+	// the history), so caches must tell them apart, and a history restore gets the page.
+	c.Vary("HX-Request", "HX-Target")
+	if isHTMX(c) && hxTarget(c) == views.AdminUserResultsID && c.Get("HX-History-Restore-Request") != "true" {
 		return render(c, status, views.AdminUserResults(v))
 	}
 	return render(c, status, views.AdminUsersPage(h.page(c, "Users"), v))
