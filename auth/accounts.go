@@ -137,10 +137,16 @@ func (a *Accounts) ByID(ctx context.Context, userID int64) (db.User, error) {
 	return u, nil
 }
 
+// Hook runs inside an account change's transaction, after the change, with the row before
+// and after it; an error rolls the change back. Admin actions write their audit entry here,
+// so a change and its entry are stored together or not at all.
+type Hook func(ctx context.Context, q *db.Queries, before, after db.User) error
+
 // Disable stops a user from signing in and ends every session and stream of theirs (on
-// every instance, through the bus) before it returns. An unknown handle is ENOTFOUND.
-func (a *Accounts) Disable(ctx context.Context, handle string) (db.User, error) {
-	u, err := a.setDisabled(ctx, handle, true)
+// every instance, through the bus) before it returns. An unknown handle is ENOTFOUND. hooks
+// run in the change's transaction (see Hook).
+func (a *Accounts) Disable(ctx context.Context, handle string, hooks ...Hook) (db.User, error) {
+	u, err := a.setDisabled(ctx, handle, true, hooks)
 	if err != nil {
 		return db.User{}, err
 	}
@@ -150,20 +156,56 @@ func (a *Accounts) Disable(ctx context.Context, handle string) (db.User, error) 
 	return u, nil
 }
 
-// Enable lets a disabled user sign in again. An unknown handle is ENOTFOUND.
-func (a *Accounts) Enable(ctx context.Context, handle string) (db.User, error) {
-	return a.setDisabled(ctx, handle, false)
+// Enable lets a disabled user sign in again. An unknown handle is ENOTFOUND. hooks run in
+// the change's transaction (see Hook).
+func (a *Accounts) Enable(ctx context.Context, handle string, hooks ...Hook) (db.User, error) {
+	return a.setDisabled(ctx, handle, false, hooks)
 }
 
-func (a *Accounts) setDisabled(ctx context.Context, handle string, disabled bool) (db.User, error) {
+func (a *Accounts) setDisabled(ctx context.Context, handle string, disabled bool, hooks []Hook) (db.User, error) {
 	var u db.User
 	err := db.WithSystem(ctx, a.pool, func(q *db.Queries) error {
-		var err error
-		u, err = q.SetUserDisabled(ctx, db.SetUserDisabledParams{Handle: handle, Disabled: disabled})
-		return err
+		before, err := q.GetUserByHandleForUpdate(ctx, handle)
+		if err != nil {
+			return err
+		}
+		if u, err = q.SetUserDisabled(ctx, db.SetUserDisabledParams{Handle: handle, Disabled: disabled}); err != nil {
+			return err
+		}
+		for _, h := range hooks {
+			if err := h(ctx, q, before, u); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return db.User{}, fmt.Errorf("set user disabled=%v: %w", disabled, err)
 	}
 	return u, nil
+}
+
+// ByHandle reads a user by their opaque handle, for the admin pages, which act for no
+// single user. An unknown handle is tickstock.ENOTFOUND.
+func (a *Accounts) ByHandle(ctx context.Context, handle string) (db.User, error) {
+	var u db.User
+	err := db.ReadSystem(ctx, a.pool, func(q *db.Queries) error {
+		var err error
+		u, err = q.GetUserByHandle(ctx, handle)
+		return err
+	})
+	if err != nil {
+		return db.User{}, fmt.Errorf("look up user by handle: %w", err)
+	}
+	return u, nil
+}
+
+// RecordLogin notes that a user just signed in (users.last_login_at), for the admin's user
+// list. It writes the user's own row under their row-level security context.
+func (a *Accounts) RecordLogin(ctx context.Context, userID int64) error {
+	err := db.WithUser(ctx, a.pool, userID, func(q *db.Queries) error { return q.RecordLogin(ctx, userID) })
+	if err != nil {
+		return fmt.Errorf("record login: %w", err)
+	}
+	return nil
 }

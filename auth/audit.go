@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,12 @@ const (
 	EventTokenRejected      = "token_rejected" // a bad or revoked API token was presented
 )
 
+// eventKinds are the kinds Counts reports, in a fixed order.
+var eventKinds = [...]string{
+	EventLoginSuccess, EventLoginFailure, EventLockout, EventLogout, EventRegister,
+	EventStreamUnauthorized, EventCSRFRejected, EventRateLimited, EventUserDisabled, EventUserEnabled,
+}
+
 // AuditEntry is one auth event. Email is hashed before it is logged or stored.
 type AuditEntry struct {
 	UserID int64
@@ -46,6 +53,7 @@ type Audit struct {
 	logger  *slog.Logger
 	queue   chan db.InsertAuthEventParams
 	dropped atomic.Int64
+	counts  [len(eventKinds) + 1]atomic.Uint64 // by eventKinds index; the last is any other kind
 }
 
 // NewAudit builds the audit log; Run must be started to store entries.
@@ -55,6 +63,7 @@ func NewAudit(pool *pgxpool.Pool, logger *slog.Logger) *Audit {
 
 // Record logs and queues one event.
 func (a *Audit) Record(kind string, e AuditEntry) {
+	a.counts[kindIndex(kind)].Add(1)
 	attrs := []any{"event", kind, "ip", e.IP}
 	if e.Handle != "" {
 		attrs = append(attrs, "user", e.Handle)
@@ -117,4 +126,43 @@ func (a *Audit) store(ctx context.Context, p db.InsertAuthEventParams) {
 	if err != nil {
 		a.logger.Warn("store auth event", "event", p.Kind, "err", err)
 	}
+}
+
+func kindIndex(kind string) int {
+	for i, k := range eventKinds {
+		if k == kind {
+			return i
+		}
+	}
+	return len(eventKinds)
+}
+
+// Counts returns how many events of each kind were recorded since start (every login
+// attempt is exactly one of login_success, login_failure and lockout), for the metrics.
+// Kinds not yet seen count 0; "other" counts kinds this release does not know.
+func (a *Audit) Counts() map[string]uint64 {
+	out := make(map[string]uint64, len(eventKinds)+1)
+	for i, k := range eventKinds {
+		out[k] = a.counts[i].Load()
+	}
+	out["other"] = a.counts[len(eventKinds)].Load()
+	return out
+}
+
+// Dropped counts events that only reached the log because the store's queue was full.
+func (a *Audit) Dropped() int64 { return a.dropped.Load() }
+
+// RecentForUser returns a user's newest auth events, at most n, for the admin's page about
+// them. It acts for no single user (an admin reads it), so it runs as the system.
+func (a *Audit) RecentForUser(ctx context.Context, userID int64, n int) ([]db.ListUserAuthEventsRow, error) {
+	var rows []db.ListUserAuthEventsRow
+	err := db.ReadSystem(ctx, a.pool, func(q *db.Queries) error {
+		var err error
+		rows, err = q.ListUserAuthEvents(ctx, db.ListUserAuthEventsParams{UserID: &userID, MaxRows: int32(n)})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list auth events of a user: %w", err)
+	}
+	return rows, nil
 }

@@ -78,3 +78,43 @@ func (q *Queries) ListAuthEvents(ctx context.Context, maxRows int32) ([]ListAuth
 	}
 	return items, nil
 }
+
+const listUserAuthEvents = `-- name: ListUserAuthEvents :many
+SELECT kind, ip, created_at
+FROM auth_events
+WHERE user_id = $1
+ORDER BY created_at DESC, id DESC
+LIMIT $2
+`
+
+type ListUserAuthEventsParams struct {
+	UserID  *int64
+	MaxRows int32
+}
+
+type ListUserAuthEventsRow struct {
+	Kind      string
+	Ip        string
+	CreatedAt pgtype.Timestamptz
+}
+
+// One user's most recent auth events, for the admin's page about them.
+func (q *Queries) ListUserAuthEvents(ctx context.Context, arg ListUserAuthEventsParams) ([]ListUserAuthEventsRow, error) {
+	rows, err := q.db.Query(ctx, listUserAuthEvents, arg.UserID, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListUserAuthEventsRow{}
+	for rows.Next() {
+		var i ListUserAuthEventsRow
+		if err := rows.Scan(&i.Kind, &i.Ip, &i.CreatedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

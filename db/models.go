@@ -8,6 +8,19 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type AdminAudit struct {
+	ID           int64
+	ActorID      *int64
+	ActorName    string
+	Action       string
+	TargetKind   string
+	TargetUserID *int64
+	TargetName   string
+	Before       []byte
+	After        []byte
+	CreatedAt    pgtype.Timestamptz
+}
+
 type ApiToken struct {
 	ID         int64
 	Handle     string
@@ -70,6 +83,7 @@ type User struct {
 	Disabled     bool
 	CreatedAt    pgtype.Timestamptz
 	UpdatedAt    pgtype.Timestamptz
+	LastLoginAt  pgtype.Timestamptz
 }
 
 type UserFilter struct {

@@ -9,6 +9,87 @@ import (
 	"context"
 )
 
+const createUniverse = `-- name: CreateUniverse :exec
+INSERT INTO universes (name, description) VALUES ($1, $2)
+`
+
+type CreateUniverseParams struct {
+	Name        string
+	Description string
+}
+
+func (q *Queries) CreateUniverse(ctx context.Context, arg CreateUniverseParams) error {
+	_, err := q.db.Exec(ctx, createUniverse, arg.Name, arg.Description)
+	return err
+}
+
+const deleteUniverseSymbolsNotIn = `-- name: DeleteUniverseSymbolsNotIn :exec
+DELETE FROM universe_symbols
+WHERE universe_name = $1 AND NOT (symbol = ANY($2::text[]))
+`
+
+type DeleteUniverseSymbolsNotInParams struct {
+	Name string
+	Keep []string
+}
+
+// First half of replacing a universe's symbols: drop those not in the new list.
+func (q *Queries) DeleteUniverseSymbolsNotIn(ctx context.Context, arg DeleteUniverseSymbolsNotInParams) error {
+	_, err := q.db.Exec(ctx, deleteUniverseSymbolsNotIn, arg.Name, arg.Keep)
+	return err
+}
+
+const getUniverse = `-- name: GetUniverse :one
+SELECT name, description FROM universes WHERE name = $1
+`
+
+type GetUniverseRow struct {
+	Name        string
+	Description string
+}
+
+func (q *Queries) GetUniverse(ctx context.Context, name string) (GetUniverseRow, error) {
+	row := q.db.QueryRow(ctx, getUniverse, name)
+	var i GetUniverseRow
+	err := row.Scan(&i.Name, &i.Description)
+	return i, err
+}
+
+const getUniverseForUpdate = `-- name: GetUniverseForUpdate :one
+SELECT name, description FROM universes WHERE name = $1 FOR UPDATE
+`
+
+type GetUniverseForUpdateRow struct {
+	Name        string
+	Description string
+}
+
+// An edit locks the universe it changes, so two admins' edits apply one after the other
+// and each audit entry's "before" is what that edit replaced.
+func (q *Queries) GetUniverseForUpdate(ctx context.Context, name string) (GetUniverseForUpdateRow, error) {
+	row := q.db.QueryRow(ctx, getUniverseForUpdate, name)
+	var i GetUniverseForUpdateRow
+	err := row.Scan(&i.Name, &i.Description)
+	return i, err
+}
+
+const insertUniverseSymbols = `-- name: InsertUniverseSymbols :exec
+INSERT INTO universe_symbols (universe_name, symbol)
+SELECT $1::text, s FROM unnest($2::text[]) AS s
+ON CONFLICT DO NOTHING
+`
+
+type InsertUniverseSymbolsParams struct {
+	Name    string
+	Symbols []string
+}
+
+// Second half: add the new list's symbols not there yet.
+func (q *Queries) InsertUniverseSymbols(ctx context.Context, arg InsertUniverseSymbolsParams) error {
+	_, err := q.db.Exec(ctx, insertUniverseSymbols, arg.Name, arg.Symbols)
+	return err
+}
+
 const listUniverseMembers = `-- name: ListUniverseMembers :many
 SELECT universe_name, symbol FROM universe_symbols ORDER BY universe_name, symbol
 `
@@ -65,4 +146,42 @@ func (q *Queries) ListUniverses(ctx context.Context) ([]ListUniversesRow, error)
 		return nil, err
 	}
 	return items, nil
+}
+
+const universeSymbols = `-- name: UniverseSymbols :many
+SELECT symbol FROM universe_symbols WHERE universe_name = $1 ORDER BY symbol
+`
+
+func (q *Queries) UniverseSymbols(ctx context.Context, name string) ([]string, error) {
+	rows, err := q.db.Query(ctx, universeSymbols, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var symbol string
+		if err := rows.Scan(&symbol); err != nil {
+			return nil, err
+		}
+		items = append(items, symbol)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const updateUniverseDescription = `-- name: UpdateUniverseDescription :exec
+UPDATE universes SET description = $1, updated_at = now() WHERE name = $2
+`
+
+type UpdateUniverseDescriptionParams struct {
+	Description string
+	Name        string
+}
+
+func (q *Queries) UpdateUniverseDescription(ctx context.Context, arg UpdateUniverseDescriptionParams) error {
+	_, err := q.db.Exec(ctx, updateUniverseDescription, arg.Description, arg.Name)
+	return err
 }

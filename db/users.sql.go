@@ -7,12 +7,37 @@ package db
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
+
+const countUsers = `-- name: CountUsers :one
+SELECT count(*) FROM users
+WHERE ($1::text IS NULL
+       OR lower(email) LIKE lower($1::text) ESCAPE '\'
+       OR lower(username) LIKE lower($1::text) ESCAPE '\')
+  AND ($2::text IS NULL OR role = $2::text)
+  AND ($3::boolean IS NULL OR disabled = $3::boolean)
+`
+
+type CountUsersParams struct {
+	Pattern  *string
+	Role     *string
+	Disabled *bool
+}
+
+// How many users SearchUsers would list without paging.
+func (q *Queries) CountUsers(ctx context.Context, arg CountUsersParams) (int64, error) {
+	row := q.db.QueryRow(ctx, countUsers, arg.Pattern, arg.Role, arg.Disabled)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
 
 const createUser = `-- name: CreateUser :one
 INSERT INTO users (handle, email, username, password_hash, role)
 VALUES ($1, $2, $3, $4, $5)
-RETURNING id, handle, email, username, password_hash, role, disabled, created_at, updated_at
+RETURNING id, handle, email, username, password_hash, role, disabled, created_at, updated_at, last_login_at
 `
 
 type CreateUserParams struct {
@@ -42,12 +67,13 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.Disabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LastLoginAt,
 	)
 	return i, err
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, handle, email, username, password_hash, role, disabled, created_at, updated_at FROM users WHERE lower(email) = lower($1)
+SELECT id, handle, email, username, password_hash, role, disabled, created_at, updated_at, last_login_at FROM users WHERE lower(email) = lower($1)
 `
 
 func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
@@ -63,12 +89,13 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.Disabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LastLoginAt,
 	)
 	return i, err
 }
 
 const getUserByHandle = `-- name: GetUserByHandle :one
-SELECT id, handle, email, username, password_hash, role, disabled, created_at, updated_at FROM users WHERE handle = $1
+SELECT id, handle, email, username, password_hash, role, disabled, created_at, updated_at, last_login_at FROM users WHERE handle = $1
 `
 
 func (q *Queries) GetUserByHandle(ctx context.Context, handle string) (User, error) {
@@ -84,12 +111,37 @@ func (q *Queries) GetUserByHandle(ctx context.Context, handle string) (User, err
 		&i.Disabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LastLoginAt,
+	)
+	return i, err
+}
+
+const getUserByHandleForUpdate = `-- name: GetUserByHandleForUpdate :one
+SELECT id, handle, email, username, password_hash, role, disabled, created_at, updated_at, last_login_at FROM users WHERE handle = $1 FOR UPDATE
+`
+
+// An admin change reads the row it changes under a lock, so its audit entry's "before" is
+// exactly what the change replaced.
+func (q *Queries) GetUserByHandleForUpdate(ctx context.Context, handle string) (User, error) {
+	row := q.db.QueryRow(ctx, getUserByHandleForUpdate, handle)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Handle,
+		&i.Email,
+		&i.Username,
+		&i.PasswordHash,
+		&i.Role,
+		&i.Disabled,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.LastLoginAt,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, handle, email, username, password_hash, role, disabled, created_at, updated_at FROM users WHERE id = $1
+SELECT id, handle, email, username, password_hash, role, disabled, created_at, updated_at, last_login_at FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
@@ -105,12 +157,43 @@ func (q *Queries) GetUserByID(ctx context.Context, id int64) (User, error) {
 		&i.Disabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LastLoginAt,
 	)
 	return i, err
 }
 
+const listAdmins = `-- name: ListAdmins :many
+SELECT handle, username FROM users WHERE role = 'admin' ORDER BY lower(username), handle
+`
+
+type ListAdminsRow struct {
+	Handle   string
+	Username string
+}
+
+// Every admin, for the audit page's filter.
+func (q *Queries) ListAdmins(ctx context.Context) ([]ListAdminsRow, error) {
+	rows, err := q.db.Query(ctx, listAdmins)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListAdminsRow{}
+	for rows.Next() {
+		var i ListAdminsRow
+		if err := rows.Scan(&i.Handle, &i.Username); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listUsers = `-- name: ListUsers :many
-SELECT id, handle, email, username, password_hash, role, disabled, created_at, updated_at FROM users ORDER BY lower(username), id
+SELECT id, handle, email, username, password_hash, role, disabled, created_at, updated_at, last_login_at FROM users ORDER BY lower(username), id
 `
 
 func (q *Queries) ListUsers(ctx context.Context) ([]User, error) {
@@ -132,6 +215,83 @@ func (q *Queries) ListUsers(ctx context.Context) ([]User, error) {
 			&i.Disabled,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.LastLoginAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const recordLogin = `-- name: RecordLogin :exec
+UPDATE users SET last_login_at = now() WHERE id = $1
+`
+
+func (q *Queries) RecordLogin(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, recordLogin, id)
+	return err
+}
+
+const searchUsers = `-- name: SearchUsers :many
+SELECT handle, email, username, role, disabled, created_at, last_login_at
+FROM users
+WHERE ($1::text IS NULL
+       OR lower(email) LIKE lower($1::text) ESCAPE '\'
+       OR lower(username) LIKE lower($1::text) ESCAPE '\')
+  AND ($2::text IS NULL OR role = $2::text)
+  AND ($3::boolean IS NULL OR disabled = $3::boolean)
+ORDER BY lower(username), handle
+LIMIT $5 OFFSET $4
+`
+
+type SearchUsersParams struct {
+	Pattern  *string
+	Role     *string
+	Disabled *bool
+	Skip     int32
+	MaxRows  int32
+}
+
+type SearchUsersRow struct {
+	Handle      string
+	Email       string
+	Username    string
+	Role        string
+	Disabled    bool
+	CreatedAt   pgtype.Timestamptz
+	LastLoginAt pgtype.Timestamptz
+}
+
+// The admin's user list: optionally only users whose email or username contains pattern
+// (a LIKE pattern the caller built with its wildcards escaped), of one role, or of one
+// status; ordered by username without case, then handle, so pages never overlap.
+func (q *Queries) SearchUsers(ctx context.Context, arg SearchUsersParams) ([]SearchUsersRow, error) {
+	rows, err := q.db.Query(ctx, searchUsers,
+		arg.Pattern,
+		arg.Role,
+		arg.Disabled,
+		arg.Skip,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SearchUsersRow{}
+	for rows.Next() {
+		var i SearchUsersRow
+		if err := rows.Scan(
+			&i.Handle,
+			&i.Email,
+			&i.Username,
+			&i.Role,
+			&i.Disabled,
+			&i.CreatedAt,
+			&i.LastLoginAt,
 		); err != nil {
 			return nil, err
 		}
@@ -146,7 +306,7 @@ func (q *Queries) ListUsers(ctx context.Context) ([]User, error) {
 const setUserDisabled = `-- name: SetUserDisabled :one
 UPDATE users SET disabled = $1, updated_at = now()
 WHERE handle = $2
-RETURNING id, handle, email, username, password_hash, role, disabled, created_at, updated_at
+RETURNING id, handle, email, username, password_hash, role, disabled, created_at, updated_at, last_login_at
 `
 
 type SetUserDisabledParams struct {
@@ -167,6 +327,7 @@ func (q *Queries) SetUserDisabled(ctx context.Context, arg SetUserDisabledParams
 		&i.Disabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LastLoginAt,
 	)
 	return i, err
 }

@@ -29,6 +29,7 @@ func (h *Handlers) NewApp() *fiber.App {
 		ReadBufferSize:        16 * 1024,
 	})
 	app.Use(recover.New(recover.Config{EnableStackTrace: true}))
+	app.Use(h.countResponses)
 	app.Use(securityHeaders)
 	app.Use(compress.New(compress.Config{
 		// SSE must reach the browser as it is written; compression would buffer it.

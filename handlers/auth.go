@@ -148,6 +148,10 @@ func (h *Handlers) signIn(c *fiber.Ctx, u db.User, event string) error {
 	h.setSessionCookie(c, st)
 	c.Set("X-CSRF-Token", st.CSRF) // the new session's token, for programs that post next
 	h.audit.Record(event, auth.AuditEntry{UserID: u.ID, Handle: u.Handle, IP: h.clientIP(c)})
+	if err := h.accounts.RecordLogin(ctx, u.ID); err != nil {
+		// The user is signed in; only the admin list's "last login" stays behind.
+		h.logger.Warn("record last login", "user", u.Handle, "err", err)
+	}
 	if wantsJSON(c) {
 		return c.JSON(fiber.Map{"success": true, "user": fiber.Map{"username": u.Username, "email": u.Email, "role": u.Role}})
 	}

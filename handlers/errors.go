@@ -68,6 +68,7 @@ func messageOf(err error, status int) string {
 func (h *Handlers) ErrorHandler(c *fiber.Ctx, err error) error {
 	status := statusOf(err)
 	msg := messageOf(err, status)
+	h.httpStats.Response(status)
 	switch {
 	case status == fiber.StatusServiceUnavailable: // a dependency is away: expected, and loud enough
 		h.logger.Warn("request failed", "method", c.Method(), "path", logPath(c), "status", status, "err", err)

@@ -11,10 +11,12 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tickstock/tickstock/audit"
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/bus"
 	creds "github.com/tickstock/tickstock/credentials"
 	"github.com/tickstock/tickstock/market"
+	"github.com/tickstock/tickstock/metrics"
 	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/stream"
 	"github.com/tickstock/tickstock/views"
@@ -41,6 +43,9 @@ type Deps struct {
 	// Credentials are embed links and API tokens. Build it before New, on the same bus, so
 	// a revocation reaches its cache before the hub ends the streams.
 	Credentials *creds.Service
+	AdminAudit  *audit.Log         // the trail of admin actions
+	Metrics     *metrics.Collector // the live figures of /api/admin/metrics and /admin
+	HTTPStats   *metrics.HTTPStats // rate-limit refusals and answers by status (nil: not counted)
 }
 
 // Check is one dependency /readyz asks: Ping returns nil while it can serve requests.
@@ -72,6 +77,9 @@ type Handlers struct {
 	publisher      *stream.Publisher
 	market         MarketView
 	credentials    *creds.Service
+	adminAudit     *audit.Log
+	metrics        *metrics.Collector
+	httpStats      *metrics.HTTPStats
 }
 
 // New builds the handlers. It also subscribes the stream hub to the bus, so whatever ends
@@ -93,13 +101,36 @@ func New(d Deps) *Handlers {
 			}
 		})
 	}
+	if d.Metrics == nil {
+		d.Metrics = metrics.NewCollector(defaultSources(d))
+	}
 	return &Handlers{
 		checks: d.Checks, logger: d.Logger, sessions: d.Sessions, counter: d.Counter,
 		accounts: d.Accounts, resets: d.Resets, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
 		cookieSecure: d.CookieSecure, trustedProxies: d.TrustedProxies,
 		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market,
 		credentials: d.Credentials,
+		adminAudit:  d.AdminAudit, metrics: d.Metrics, httpStats: d.HTTPStats,
 	}
+}
+
+// defaultSources are the metrics sources found in d, for tests and tools that pass no
+// collector: everything but the feed, which lives outside the handlers' dependencies.
+func defaultSources(d Deps) metrics.Sources {
+	src := metrics.Sources{HTTP: d.HTTPStats}
+	if d.Hub != nil {
+		src.Hub = d.Hub
+	}
+	if d.Settings != nil {
+		src.Settings = d.Settings
+	}
+	if d.Publisher != nil {
+		src.Publisher = d.Publisher
+	}
+	if d.Audit != nil {
+		src.Auth = d.Audit
+	}
+	return src
 }
 
 // render writes a templ component as the HTML response. It is the one place pages and

@@ -16,12 +16,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tickstock/tickstock/audit"
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/bus"
 	creds "github.com/tickstock/tickstock/credentials"
 	"github.com/tickstock/tickstock/db"
 	"github.com/tickstock/tickstock/internal/testenv"
 	"github.com/tickstock/tickstock/market"
+	"github.com/tickstock/tickstock/metrics"
 	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/stream"
 )
@@ -97,6 +99,8 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 		SignupOpen: true,
 		Settings:   settings.NewService(pool, settings.WithLogger(logger), settings.WithBus(b)),
 		Hub:        stream.NewHub(0),
+		AdminAudit: audit.New(pool),
+		HTTPStats:  metrics.NewHTTPStats(),
 	}}
 	d.Credentials = creds.New(pool, b, creds.WithLogger(logger))
 	for _, o := range opts {
@@ -107,7 +111,7 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 	}
 	if d.Publisher == nil {
 		d.Publisher = stream.NewPublisher(stream.Config{Hub: d.Hub, Source: noSource{}, Settings: d.Settings,
-			Logger: logger, Interval: time.Hour})
+			Logger: logger, Interval: time.Hour, Bus: d.Bus})
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -142,6 +146,17 @@ func (a *testApp) MustUser(tb testing.TB, email, username string) (db.User, stri
 	u, err := a.deps.Accounts.Create(context.Background(), auth.NewAccount{Email: email, Username: username, Password: pw})
 	if err != nil {
 		tb.Fatalf("create user %s: %v", email, err)
+	}
+	return u, pw
+}
+
+// MustAdmin creates an admin account and returns it with its password.
+func (a *testApp) MustAdmin(tb testing.TB, email, username string) (db.User, string) {
+	tb.Helper()
+	const pw = "admin-password"
+	u, err := a.deps.Accounts.Create(context.Background(), auth.NewAccount{Email: email, Username: username, Password: pw, Role: auth.RoleAdmin})
+	if err != nil {
+		tb.Fatalf("create admin %s: %v", email, err)
 	}
 	return u, pw
 }

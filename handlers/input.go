@@ -91,5 +91,3 @@ func first(values map[string][]string, key string) string {
 	}
 	return ""
 }
-
-func validUTF8(s string) bool { return utf8.ValidString(s) }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tickstock/tickstock"
 )
@@ -44,7 +45,7 @@ func FuzzParseForm(f *testing.F) {
 		}
 		for k, vs := range values {
 			for _, v := range vs {
-				if !validUTF8(k) || !validUTF8(v) {
+				if !utf8.ValidString(k) || !utf8.ValidString(v) {
 					t.Fatalf("invalid UTF-8 passed: %q=%q", k, v)
 				}
 			}

@@ -112,6 +112,7 @@ func (h *Handlers) countRequest(ctx context.Context, c *fiber.Ctx, key string, e
 	c.Set("X-RateLimit-Remaining", strconv.FormatInt(remaining, 10))
 	c.Set("X-RateLimit-Reset", strconv.Itoa(secs))
 	if n > int64(h.rateLimitN) {
+		h.httpStats.RateLimited()
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
 		if n == int64(h.rateLimitN)+1 { // log the first refusal of a window, not every one
 			e.IP, e.Path = h.clientIP(c), logPath(c)
@@ -247,6 +248,29 @@ func (h *Handlers) requireUser(c *fiber.Ctx) error {
 		return c.SendStatus(fiber.StatusUnauthorized)
 	}
 	return c.Redirect("/auth/login", fiber.StatusSeeOther)
+}
+
+// requireAdmin lets only admins through: signed-out visitors as in requireUser (303 to the
+// login page, 401 under /api/), signed-in users who are not admins get 403.
+func (h *Handlers) requireAdmin(c *fiber.Ctx) error {
+	u := accountOf(c)
+	if u == nil {
+		return h.requireUser(c)
+	}
+	if u.Role != auth.RoleAdmin {
+		return tickstock.Errorf(tickstock.EFORBIDDEN, "This page is for admins only.")
+	}
+	return c.Next()
+}
+
+// countResponses counts every answer by status for the metrics. An error is counted by the
+// error handler, which sets its status.
+func (h *Handlers) countResponses(c *fiber.Ctx) error {
+	err := c.Next()
+	if err == nil {
+		h.httpStats.Response(c.Response().StatusCode())
+	}
+	return err
 }
 
 // auditEntry describes the request's user for the auth log.

@@ -60,4 +60,19 @@ func (h *Handlers) Routes(app *fiber.App) {
 	app.Post("/api/user-filters", h.requireUser, h.UpdateFilters)
 
 	app.Get("/stream", h.Stream)
+
+	// Admins only: 403 for other users (see requireAdmin).
+	app.Get("/admin", h.requireAdmin, h.ShowAdmin)
+	app.Get("/admin/users", h.requireAdmin, h.ListAdminUsers)
+	app.Get("/admin/users/:handle", h.requireAdmin, h.ShowAdminUser)
+	app.Post("/admin/users/:handle/universes", h.requireAdmin, h.SaveAdminUserUniverses)
+	app.Post("/admin/users/:handle/filters", h.requireAdmin, h.SaveAdminUserFilters)
+	app.Post("/admin/users/:handle/disable", h.requireAdmin, h.DisableAdminUser)
+	app.Post("/admin/users/:handle/enable", h.requireAdmin, h.EnableAdminUser)
+	app.Post("/admin/users/:handle/reset-link", h.requireAdmin, h.MakeAdminResetLink)
+	app.Get("/admin/universes", h.requireAdmin, h.ShowAdminUniverses)
+	app.Post("/admin/universes", h.requireAdmin, h.CreateAdminUniverse)
+	app.Post("/admin/universes/:name", h.requireAdmin, h.EditAdminUniverse)
+	app.Get("/admin/audit", h.requireAdmin, h.ShowAdminAudit)
+	app.Get("/api/admin/metrics", h.requireAdmin, h.GetAdminMetrics)
 }

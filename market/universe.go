@@ -34,17 +34,21 @@ func Symbols(us ...Universe) []string {
 	return UnionSymbols(lists...)
 }
 
+// MaxListSymbolLen is the longest symbol a person may put in a universe or a watchlist (SPEC
+// section 13): stricter than MaxSymbolLen, which feeds and the database allow.
+const MaxListSymbolLen = 10
+
 // ParseSymbols splits an admin's symbol list, one per line or separated by commas, spaces
 // or tabs, upper-cases each entry and drops duplicates. It returns the sorted valid symbols
-// and, separately, the entries that are not valid symbols (see ValidSymbol), so a form can
-// name them.
+// and, separately, the entries that are not valid symbols (see ValidSymbol; at most
+// MaxListSymbolLen characters), so a form can name them.
 func ParseSymbols(text string) (symbols, invalid []string) {
 	fields := strings.FieldsFunc(text, func(r rune) bool {
 		return r == ',' || r == '\n' || r == '\r' || r == ' ' || r == '\t' || r == ';'
 	})
 	for _, f := range fields {
 		s := strings.ToUpper(f)
-		if ValidSymbol(s) {
+		if ValidSymbol(s) && len(s) <= MaxListSymbolLen {
 			symbols = append(symbols, s)
 		} else {
 			invalid = append(invalid, f)

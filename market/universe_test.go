@@ -23,8 +23,10 @@ func TestUnionSymbols(t *testing.T) {
 }
 
 func TestParseSymbols(t *testing.T) {
-	syms, bad := ParseSymbols("aapl, MSFT\nbrk.b;AAPL\r\n\tTOO-LONG-SYMBOL-NAME  bad$ ")
-	if !slices.Equal(syms, []string{"AAPL", "BRK.B", "MSFT"}) || !slices.Equal(bad, []string{"TOO-LONG-SYMBOL-NAME", "bad$"}) {
+	// Ten characters is the most a person may list (SPEC section 13), though feeds allow 16.
+	syms, bad := ParseSymbols("aapl, MSFT\nbrk.b;AAPL\r\n\tTOO-LONG-SYMBOL-NAME  bad$ ABCDEFGHIJ ABCDEFGHIJK")
+	if !slices.Equal(syms, []string{"AAPL", "ABCDEFGHIJ", "BRK.B", "MSFT"}) ||
+		!slices.Equal(bad, []string{"TOO-LONG-SYMBOL-NAME", "bad$", "ABCDEFGHIJK"}) {
 		t.Fatalf("ParseSymbols = %v, %v", syms, bad)
 	}
 }

@@ -242,6 +242,12 @@ func (s *Service) LoadMany(ctx context.Context, userIDs []int64) (map[int64]User
 // SaveFilters replaces a user's filters (the form route) and returns what was stored: f
 // normalised. Invalid filters are refused with Validate's 422 and nothing is stored.
 func (s *Service) SaveFilters(ctx context.Context, userID int64, f Filters) (Filters, error) {
+	return s.saveFilters(ctx, userID, f, s.asUser(userID), nil)
+}
+
+// saveFilters stores f in a transaction run by tx; rec, when set, runs in it with the
+// filters before and after.
+func (s *Service) saveFilters(ctx context.Context, userID int64, f Filters, tx txFunc, rec Recorder) (Filters, error) {
 	f = f.Normalized()
 	if err := f.Validate(); err != nil {
 		return Filters{}, err
@@ -250,14 +256,43 @@ func (s *Service) SaveFilters(ctx context.Context, userID int64, f Filters) (Fil
 	if err != nil {
 		return Filters{}, fmt.Errorf("settings: encode filters: %w", err)
 	}
-	err = db.WithUser(ctx, s.pool, userID, func(q *db.Queries) error {
-		return q.UpsertUserFilters(ctx, db.UpsertUserFiltersParams{UserID: userID, Filters: b})
+	err = tx(ctx, func(q *db.Queries) error {
+		var before Filters
+		if rec != nil {
+			if before, err = s.lockFilters(ctx, q, userID); err != nil {
+				return err
+			}
+		}
+		if err := q.UpsertUserFilters(ctx, db.UpsertUserFiltersParams{UserID: userID, Filters: b}); err != nil {
+			return err
+		}
+		if rec != nil {
+			return rec(ctx, q, before, f)
+		}
+		return nil
 	})
 	if err != nil {
 		return Filters{}, fmt.Errorf("settings: save filters: %w", err)
 	}
 	s.changed(ctx, userID)
 	return f, nil
+}
+
+// lockFilters makes sure the user's filters row exists and locks it, returning the stored
+// filters (the defaults for a user who never saved any).
+func (s *Service) lockFilters(ctx context.Context, q *db.Queries, userID int64) (Filters, error) {
+	defaults, err := json.Marshal(DefaultFilters())
+	if err != nil {
+		return Filters{}, fmt.Errorf("encode default filters: %w", err)
+	}
+	if err := q.EnsureUserFilters(ctx, db.EnsureUserFiltersParams{UserID: userID, Filters: defaults}); err != nil {
+		return Filters{}, fmt.Errorf("create filters row: %w", err)
+	}
+	raw, err := q.GetUserFiltersForUpdate(ctx, userID)
+	if err != nil {
+		return Filters{}, fmt.Errorf("lock filters row: %w", err)
+	}
+	return s.decodeFilters(userID, raw), nil
 }
 
 // UpdateFilters applies the body of POST /api/user-filters ({"filter_data":{...}}, see
@@ -271,20 +306,13 @@ func (s *Service) UpdateFilters(ctx context.Context, userID int64, body []byte) 
 	if _, err := MergeFilterJSON(DefaultFilters(), body); err != nil {
 		return Filters{}, err
 	}
-	defaults, err := json.Marshal(DefaultFilters())
-	if err != nil {
-		return Filters{}, fmt.Errorf("settings: encode default filters: %w", err)
-	}
 	var out Filters
-	err = db.WithUser(ctx, s.pool, userID, func(q *db.Queries) error {
-		if err := q.EnsureUserFilters(ctx, db.EnsureUserFiltersParams{UserID: userID, Filters: defaults}); err != nil {
-			return fmt.Errorf("create filters row: %w", err)
-		}
-		raw, err := q.GetUserFiltersForUpdate(ctx, userID)
+	err := db.WithUser(ctx, s.pool, userID, func(q *db.Queries) error {
+		current, err := s.lockFilters(ctx, q, userID)
 		if err != nil {
-			return fmt.Errorf("lock filters row: %w", err)
+			return err
 		}
-		f, err := MergeFilterJSON(s.decodeFilters(userID, raw), body)
+		f, err := MergeFilterJSON(current, body)
 		if err != nil {
 			return err
 		}
@@ -310,18 +338,30 @@ func (s *Service) UpdateFilters(ctx context.Context, userID int64, body []byte) 
 // tracker must be highlow or market and the list non-empty, naming only universes that
 // exist when the transaction runs; otherwise it is a 422 and nothing changes.
 func (s *Service) SaveSelection(ctx context.Context, userID int64, tracker string, universes []string) (Selections, error) {
+	return s.saveSelection(ctx, userID, tracker, universes, s.asUser(userID), nil)
+}
+
+// saveSelection stores a tracker's selection in a transaction run by tx; rec, when set,
+// runs in it with both trackers' selections before and after.
+func (s *Service) saveSelection(ctx context.Context, userID int64, tracker string, universes []string, tx txFunc, rec Recorder) (Selections, error) {
 	list, err := checkSelection(tracker, universes)
 	if err != nil {
 		return Selections{}, err
 	}
 	var sel Selections
-	err = db.WithUser(ctx, s.pool, userID, func(q *db.Queries) error {
+	err = tx(ctx, func(q *db.Queries) error {
 		existing, err := q.ExistingUniverses(ctx, list)
 		if err != nil {
 			return fmt.Errorf("check universes: %w", err)
 		}
 		if list, err = ValidateSelection(tracker, list, existing); err != nil {
 			return err
+		}
+		var before Selections
+		if rec != nil {
+			if before, err = readSelections(ctx, q, userID); err != nil {
+				return err
+			}
 		}
 		if _, err := q.DeleteUserSelection(ctx, db.DeleteUserSelectionParams{UserID: userID, Tracker: tracker}); err != nil {
 			return fmt.Errorf("clear selection: %w", err)
@@ -334,13 +374,11 @@ func (s *Service) SaveSelection(ctx context.Context, userID int64, tracker strin
 		if err != nil {
 			return fmt.Errorf("store selection: %w", err)
 		}
-		rows, err := q.LoadUserSettings(ctx, []int64{userID})
-		if err != nil {
-			return fmt.Errorf("read back selections: %w", err)
+		if sel, err = readSelections(ctx, q, userID); err != nil {
+			return err
 		}
-		sel = DefaultSelections()
-		if len(rows) == 1 {
-			sel = selectionsFromRow(rows[0])
+		if rec != nil {
+			return rec(ctx, q, before, sel)
 		}
 		return nil
 	})
@@ -349,6 +387,18 @@ func (s *Service) SaveSelection(ctx context.Context, userID int64, tracker strin
 	}
 	s.changed(ctx, userID)
 	return sel, nil
+}
+
+// readSelections reads a user's selections for both trackers inside a transaction.
+func readSelections(ctx context.Context, q *db.Queries, userID int64) (Selections, error) {
+	rows, err := q.LoadUserSettings(ctx, []int64{userID})
+	if err != nil {
+		return Selections{}, fmt.Errorf("read selections: %w", err)
+	}
+	if len(rows) == 1 {
+		return selectionsFromRow(rows[0]), nil
+	}
+	return DefaultSelections(), nil
 }
 
 // Invalidate drops a user's cached settings, so the next read (and so the next emission)

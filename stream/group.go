@@ -21,6 +21,7 @@ type group struct {
 	matcher  *settings.Matcher
 	market   []string // the market universes' symbols
 	built    time.Time
+	gen      uint64    // the publisher's universe generation the matcher was built at
 	retry    time.Time // after a failed rebuild, when to try again
 
 	conns []*Conn // this emission's connections (scratch)
@@ -87,6 +88,7 @@ type built struct {
 	matcher  *settings.Matcher
 	market   []string
 	at       time.Time
+	gen      uint64
 }
 
 // need is a group whose matcher must be built.
@@ -118,6 +120,7 @@ func (p *Publisher) load(ctx context.Context) loaded {
 	}
 
 	var needs []need
+	gen := p.universes.Load() // before any build: an edit during the builds makes them stale
 	p.mu.Lock()
 	now := p.cfg.Now()
 	for _, g := range ld.fresh {
@@ -127,7 +130,11 @@ func (p *Publisher) load(ctx context.Context) loaded {
 	}
 	for key, g := range p.groups {
 		recent := live(g.liveHTML, now, 2*p.cfg.Interval) || live(g.liveJSON, now, 2*p.cfg.Interval)
-		if recent && now.Sub(g.built) > p.cfg.RebuildEvery && !now.Before(g.retry) {
+		due := recent && now.Sub(g.built) > p.cfg.RebuildEvery && !now.Before(g.retry)
+		// After a universe edit every group still rendered (for a stream, or for resume)
+		// rebuilds at once, failed builds retrying at every emission.
+		edited := g.gen != gen && (live(g.liveHTML, now, p.cfg.ResumeWindow) || live(g.liveJSON, now, p.cfg.ResumeWindow))
+		if due || edited {
 			needs = append(needs, need{key, g.settings})
 		}
 	}
@@ -142,7 +149,7 @@ func (p *Publisher) load(ctx context.Context) loaded {
 			buildErr = cmp.Or(buildErr, lctx.Err())
 			break
 		}
-		b, err := p.build(lctx, n.st)
+		b, err := p.build(lctx, n.st, gen)
 		if err != nil {
 			ld.failed = append(ld.failed, n.key)
 			buildErr = cmp.Or(buildErr, err)
@@ -161,7 +168,7 @@ func (p *Publisher) load(ctx context.Context) loaded {
 }
 
 // build compiles a group's matcher and resolves its market universe.
-func (p *Publisher) build(ctx context.Context, st settings.Settings) (*built, error) {
+func (p *Publisher) build(ctx context.Context, st settings.Settings, gen uint64) (*built, error) {
 	m, err := p.cfg.Settings.Matcher(ctx, st)
 	if err != nil {
 		return nil, fmt.Errorf("build matcher: %w", err)
@@ -170,7 +177,7 @@ func (p *Publisher) build(ctx context.Context, st settings.Settings) (*built, er
 	if err != nil {
 		return nil, fmt.Errorf("resolve market universes: %w", err)
 	}
-	return &built{settings: st, matcher: m, market: set.Symbols(), at: p.cfg.Now()}, nil
+	return &built{settings: st, matcher: m, market: set.Symbols(), at: p.cfg.Now(), gen: gen}, nil
 }
 
 // install puts a built matcher into its group, creating the group if needed.
@@ -180,7 +187,7 @@ func (p *Publisher) install(key string, b *built) *group {
 		g = &group{key: key}
 		p.groups[key] = g
 	}
-	g.settings, g.matcher, g.market, g.built = b.settings, b.matcher, b.market, b.at
+	g.settings, g.matcher, g.market, g.built, g.gen = b.settings, b.matcher, b.market, b.at, b.gen
 	return g
 }
 
@@ -314,9 +321,9 @@ func (p *Publisher) attachGroup(ctx context.Context, uid int64) (*group, setting
 	if g != nil && g.matcher != nil {
 		return g, st, fresh, nil
 	}
-	b, err := p.build(ctx, st)
+	b, err := p.build(ctx, st, p.universes.Load())
 	if err != nil {
 		return nil, settings.Settings{}, false, fmt.Errorf("attach stream: %w", err)
 	}
-	return &group{key: key, settings: b.settings, matcher: b.matcher, market: b.market, built: b.at}, st, fresh, nil
+	return &group{key: key, settings: b.settings, matcher: b.matcher, market: b.market, built: b.at, gen: b.gen}, st, fresh, nil
 }

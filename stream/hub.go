@@ -59,7 +59,6 @@ type Conn struct {
 	closed    atomic.Bool
 	reason    atomic.Value
 	streak    int // emissions in a row with a drop; publisher goroutine only
-	dropped   atomic.Int64
 }
 
 // NewConn builds a connection with a queue of queueSize messages.
@@ -92,9 +91,6 @@ func (c *Conn) Reason() string {
 	return r
 }
 
-// Dropped counts the messages this connection lost.
-func (c *Conn) Dropped() int64 { return c.dropped.Load() }
-
 // offer queues m without blocking, dropping the oldest queued message if the queue is
 // full. It reports whether a message was dropped.
 func (c *Conn) offer(m *Message) bool {
@@ -107,14 +103,12 @@ func (c *Conn) offer(m *Message) bool {
 	select {
 	case <-c.queue:
 		dropped = true
-		c.dropped.Add(1)
 	default:
 	}
 	select {
 	case c.queue <- m:
 	default: // the writer raced us; the next emission will try again
 		dropped = true
-		c.dropped.Add(1)
 	}
 	return dropped
 }

@@ -74,9 +74,6 @@ func TestConnDropsOldest(t *testing.T) {
 	if got := (<-c.Messages()).Seq; got != 3 {
 		t.Fatalf("newest lost: got %d", got)
 	}
-	if c.Dropped() != 1 {
-		t.Fatalf("dropped count %d", c.Dropped())
-	}
 }
 
 // TestHubEmbedCapAndTokenStreams: an embed link holds at most its cap of streams, however

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/settings"
 )
@@ -48,6 +49,10 @@ type Config struct {
 	// edits to universes reach running streams (default 1 min).
 	RebuildEvery time.Duration
 	Now          func() time.Time
+	// Bus, when set, tells the publisher of universe edits (bus.UniversesChanged): every
+	// group's matcher and market universe are rebuilt at the next emission, so open streams
+	// follow an admin's edit without waiting for RebuildEvery.
+	Bus bus.Bus
 }
 
 // Publisher runs every Interval: it takes the new events, groups the connected users by
@@ -91,6 +96,8 @@ type Publisher struct {
 	resets      atomic.Int64
 	repeats     atomic.Int64
 	failing     atomic.Bool
+	universes   atomic.Uint64 // bumped by every universe edit; groups built before are stale
+	durations   histogram     // how long emissions take
 }
 
 // logged is one kept emission, for the count, age and byte bounds of the resume buffer.
@@ -132,8 +139,20 @@ func NewPublisher(cfg Config) *Publisher {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Publisher{cfg: cfg, mu: newCtxLock(), groups: make(map[string]*group), users: make(map[int64]*userState)}
+	p := &Publisher{cfg: cfg, mu: newCtxLock(), groups: make(map[string]*group), users: make(map[int64]*userState)}
+	if cfg.Bus != nil {
+		cfg.Bus.Subscribe(func(m bus.Message) {
+			if _, ok := m.(bus.UniversesChanged); ok {
+				p.UniversesChanged()
+			}
+		})
+	}
+	return p
 }
+
+// UniversesChanged marks every group's matcher stale, so the next emission rebuilds them
+// with the universes' current symbols. It never waits: the bus calls it.
+func (p *Publisher) UniversesChanged() { p.universes.Add(1) }
 
 // Run emits every Interval until ctx ends.
 func (p *Publisher) Run(ctx context.Context) error {
@@ -179,8 +198,10 @@ func (p *Publisher) Publish(ctx context.Context, b Batch) {
 	if !p.emit(ctx, now) {
 		return
 	}
+	took := time.Since(start)
 	p.emissions.Add(1)
-	p.lastEmitNs.Store(int64(time.Since(start)))
+	p.lastEmitNs.Store(int64(took))
+	p.durations.observe(took)
 	p.lastEmitAt.Store(now.UnixNano())
 }
 
@@ -348,6 +369,8 @@ type Metrics struct {
 	// KeptEmissions and KeptBytes measure the resume buffer.
 	KeptEmissions int   `json:"-"`
 	KeptBytes     int64 `json:"-"`
+	// Durations is the distribution of emission times since start.
+	Durations Histogram `json:"-"`
 }
 
 // Metrics returns a copy of the publisher's counters. It waits for an emission in progress
@@ -364,6 +387,7 @@ func (p *Publisher) Metrics() Metrics {
 		Resumes:         p.resumes.Load(),
 		Resets:          p.resets.Load(),
 		Repeats:         p.repeats.Load(),
+		Durations:       p.durations.snapshot(),
 	}
 	if ns := p.lastEmitAt.Load(); ns != 0 {
 		m.LastEmitAt = time.Unix(0, ns)

@@ -40,17 +40,6 @@ const (
 // EmbedURL is the address of an embed link on this server.
 func (v CredentialsView) EmbedURL(token string) string { return v.BaseURL + "/embed/" + token }
 
-// stamp formats a credential's time for the lists, in UTC (the server does not know the
-// viewer's zone), or "never".
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	return t.UTC().Format("Jan 2, 2006 15:04") + " UTC"
-}
-
-func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
 func iframeSnippet(url string) string {
 	return `<iframe src="` + url + `" title="Live market panels" width="100%" height="640" style="border:0" loading="lazy"></iframe>`
 }

@@ -71,3 +71,14 @@ func fixed(v float64, digits int) string { return strconv.FormatFloat(v, 'f', di
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func millis(ms int64) string { return strconv.FormatInt(ms, 10) }
+
+// stamp shows an instant in UTC to the second (the server does not know the viewer's zone);
+// the zero time is "never".
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
+}
+
+func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

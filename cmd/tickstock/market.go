@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/config"
 	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/settings"
@@ -55,4 +57,26 @@ func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, lo
 	}
 	logger.Info("market feed ready", "feed", cfg.Feed, "symbols", len(symbols), "universes", len(names))
 	return market.NewRunner(market.RunnerConfig{Feed: feed, Symbols: symbols, Source: string(cfg.Feed), Logger: logger})
+}
+
+// followUniverses adds every universe symbol the feed does not know yet to the running
+// runner whenever a universe changes (bus.UniversesChanged, from any instance), so an
+// admin's edit reaches the feed without a restart. The read runs off the bus's goroutine.
+func followUniverses(b bus.Bus, svc *settings.Service, runner *market.Runner, logger *slog.Logger) {
+	b.Subscribe(func(m bus.Message) {
+		if _, ok := m.(bus.UniversesChanged); !ok {
+			return
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			symbols, err := svc.AllSymbols(ctx)
+			if err == nil {
+				_, err = runner.AddSymbols(symbols)
+			}
+			if err != nil {
+				logger.Warn("universes changed, but their symbols could not be added to the feed", "err", err)
+			}
+		}()
+	})
 }

@@ -11,12 +11,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	adminaudit "github.com/tickstock/tickstock/audit"
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/config"
 	"github.com/tickstock/tickstock/credentials"
 	"github.com/tickstock/tickstock/handlers"
 	"github.com/tickstock/tickstock/mail"
+	"github.com/tickstock/tickstock/metrics"
 	"github.com/tickstock/tickstock/rdb"
 	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/static"
@@ -39,9 +41,6 @@ const (
 
 // serve runs the web app until ctx ends, then shuts down within the budget above.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err error) {
-	if cfg.MetricsAddr != "" {
-		logger.Warn("TICKSTOCK_METRICS_ADDR is set, but the Prometheus endpoint is not built yet; ignoring it")
-	}
 	if !static.HasVendor() {
 		logger.Warn("static/vendor is empty: htmx is missing; run `go tool task setup` before building")
 	}
@@ -112,20 +111,26 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 	// A feed that stopped for good (a rejected key, a replay that ended without loop) makes
 	// the instance unready: it would serve stale panels forever.
 	checks = append(checks, handlers.Check{Name: "feed", Ping: func(context.Context) error { return runner.Health() }})
+	followUniverses(b, svc, runner, logger) // an admin's new symbols reach the feed
 	hub := stream.NewHub(0)
 	publisher := stream.NewPublisher(stream.Config{
-		Hub: hub, Source: stream.Local(runner), Settings: svc, Logger: logger, Interval: cfg.EmitInterval,
+		Hub: hub, Source: stream.Local(runner), Settings: svc, Logger: logger, Interval: cfg.EmitInterval, Bus: b,
+	})
+	httpStats := metrics.NewHTTPStats()
+	collector := metrics.NewCollector(metrics.Sources{
+		Hub: hub, Settings: svc, Feed: runner, Publisher: publisher, Auth: audit, HTTP: httpStats,
 	})
 
 	// The market and the publisher run until shutdown begins.
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		_ = runner.Run(work) // a stop is logged at ERROR by the runner and turns /readyz to 503
 	}()
 	go func() { defer wg.Done(); publisher.Run(work) }() //nolint:errcheck
+	go func() { defer wg.Done(); collector.Run(work.Done()) }()
 	defer func() {
 		stopWork()
 		wctx, cancel := phase(shutdownWork)
@@ -155,9 +160,32 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 		Accounts: auth.NewAccounts(d.pool, sessions), Resets: resets, Audit: audit, RateLimit: cfg.RateLimit,
 		SignupOpen: cfg.SignupOpen, CookieSecure: cfg.CookieSecure, TrustedProxies: cfg.TrustedProxies,
 		Settings: svc, Hub: hub, Publisher: publisher, Market: runner, Credentials: credentialSvc,
+		AdminAudit: adminaudit.New(d.pool), Metrics: collector, HTTPStats: httpStats,
 	})
 	app := h.NewApp()
 	logger.Info("listening", "addr", "http://"+ln.Addr().String())
+
+	// Prometheus /metrics on its own listener, stopped with the HTTP server.
+	if cfg.MetricsAddr != "" {
+		ms, err := metrics.Listen(cfg.MetricsAddr, metrics.NewRegistry(collector), logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		logger.Info("metrics listening", "metrics_addr", "http://"+ms.Addr()+"/metrics")
+		go func() {
+			if err := ms.Serve(); err != nil {
+				logger.Error("metrics server stopped", "err", err)
+			}
+		}()
+		defer func() {
+			mctx, cancel := phase(shutdownHTTP)
+			defer cancel()
+			if err := ms.Shutdown(mctx); err != nil {
+				logger.Warn("metrics shutdown: a scrape still running was cut off", "err", err)
+			}
+		}()
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- app.Listener(ln) }()
