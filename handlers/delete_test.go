@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickstock/tickstock/audit"
 	"github.com/tickstock/tickstock/auth"
 	creds "github.com/tickstock/tickstock/credentials"
 )
@@ -15,7 +16,12 @@ import (
 // keptAnonymised names the columns referencing users whose rows may outlive a deleted user
 // (ON DELETE SET NULL), each with the reason. Every other reference must cascade, so that
 // deleting an account deletes every row that belongs to it (SPEC section 11).
-var keptAnonymised = map[string]string{}
+var keptAnonymised = map[string]string{
+	"admin_audit.actor_id": "the admin trail says who did what; a deleted admin's entries keep " +
+		"the name they acted under, unlinked from any account",
+	"admin_audit.target_user_id": "the admin trail is the operator's record of admin actions, not " +
+		"the user's data; entries about a deleted user stay, unlinked from any account",
+}
 
 // userTables lists every column that references users(id), straight from pg_catalog, so a
 // table added later cannot escape the deletion test. It fails the test for a reference
@@ -113,11 +119,20 @@ func TestDeleteAccount(t *testing.T) {
 					t.Fatalf("pg_catalog lists no reference to users from %s: %v", want, names)
 				}
 			}
+			// An admin acts on the user, so the kept trail has an entry about them.
+			boss, _ := app.MustAdmin(t, "boss@example.com", "boss")
+			if err := app.deps.AdminAudit.Record(context.Background(), audit.Entry{Actor: audit.Actor{ID: boss.ID, Name: boss.Username},
+				Action: "user.filters", TargetKind: audit.TargetUser, TargetUserID: u.ID, TargetName: u.Username}); err != nil {
+				t.Fatal(err)
+			}
 			before := rowsOf(t, app, u.ID)
 			for tc, n := range before {
-				if n == 0 {
+				if _, kept := keptAnonymised[tc]; n == 0 && !kept {
 					t.Fatalf("the user has no row in %s before deletion: the test would prove nothing", tc)
 				}
+			}
+			if before["admin_audit.target_user_id"] != 1 {
+				t.Fatalf("%d admin audit entries about the user before deletion", before["admin_audit.target_user_id"])
 			}
 
 			s1, _ := c.openStream("/stream")
@@ -157,8 +172,13 @@ func TestDeleteAccount(t *testing.T) {
 					t.Errorf("%d rows of the deleted user left in %s", n, tc)
 				}
 			}
+			var orphans int
+			if err := mustSuperuser(t, app).QueryRow(context.Background(),
+				`SELECT count(*) FROM admin_audit WHERE target_user_id IS NULL AND target_name = $1`, u.Username).Scan(&orphans); err != nil || orphans != 1 {
+				t.Fatalf("the admin trail's entry about the deleted user: %d kept unlinked (%v), want 1", orphans, err)
+			}
 			for tc, n := range rowsOf(t, app, stay.ID) {
-				if n == 0 {
+				if _, kept := keptAnonymised[tc]; n == 0 && !kept {
 					t.Errorf("the other user's rows in %s were deleted", tc)
 				}
 			}
