@@ -36,6 +36,7 @@ type Deps struct {
 	Hub            *stream.Hub
 	Publisher      *stream.Publisher
 	Market         MarketView // the latest market figures, for page loads (nil: none yet)
+	Symbols        SymbolData // per-symbol figures for watchlists and symbol pages (nil: none)
 }
 
 // Check is one dependency /readyz asks: Ping returns nil while it can serve requests.
@@ -47,6 +48,15 @@ type Check struct {
 // MarketView is what pages read from the running market: a summary for a set of symbols.
 type MarketView interface {
 	Summary(symbols []string) market.Summary
+}
+
+// SymbolData is what the watchlist and symbol pages read from the running market
+// (market.Runner implements it).
+type SymbolData interface {
+	// SymbolStates returns each symbol's latest state; HasData is false for one without ticks.
+	SymbolStates(symbols []string) []market.SymbolState
+	// SymbolView returns a symbol's session (state, price line, events), false if unknown.
+	SymbolView(symbol string) (market.SymbolView, bool)
 }
 
 // Handlers serves every route. It has no globals: tests build one with their own Deps.
@@ -65,6 +75,7 @@ type Handlers struct {
 	hub            *stream.Hub
 	publisher      *stream.Publisher
 	market         MarketView
+	symbols        SymbolData
 }
 
 // New builds the handlers. It also subscribes the stream hub to the bus, so whatever ends
@@ -88,6 +99,7 @@ func New(d Deps) *Handlers {
 		accounts: d.Accounts, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
 		cookieSecure: d.CookieSecure, trustedProxies: d.TrustedProxies,
 		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market,
+		symbols: d.Symbols,
 	}
 }
 

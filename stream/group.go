@@ -166,7 +166,7 @@ func (p *Publisher) build(ctx context.Context, st settings.Settings) (*built, er
 	if err != nil {
 		return nil, fmt.Errorf("build matcher: %w", err)
 	}
-	set, err := p.cfg.Settings.SymbolSet(ctx, st.Selections.Market)
+	set, err := p.cfg.Settings.TrackerSymbols(ctx, st, settings.TrackerMarket)
 	if err != nil {
 		return nil, fmt.Errorf("resolve market universes: %w", err)
 	}

@@ -114,15 +114,17 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 		Hub: hub, Source: stream.Local(runner), Settings: svc, Logger: logger, Interval: cfg.EmitInterval,
 	})
 
+	grow := growFeed(b, runner, logger) // subscribed now: no added symbol is missed
 	// The market and the publisher run until shutdown begins.
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		_ = runner.Run(work) // a stop is logged at ERROR by the runner and turns /readyz to 503
 	}()
 	go func() { defer wg.Done(); publisher.Run(work) }() //nolint:errcheck
+	go func() { defer wg.Done(); grow(work) }()
 	defer func() {
 		stopWork()
 		wctx, cancel := phase(shutdownWork)
@@ -136,7 +138,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 		Checks: checks, Bus: b, Logger: logger, Sessions: sessions, Counter: counter,
 		Accounts: auth.NewAccounts(d.pool, sessions), Audit: audit, RateLimit: cfg.RateLimit,
 		SignupOpen: cfg.SignupOpen, CookieSecure: cfg.CookieSecure, TrustedProxies: cfg.TrustedProxies,
-		Settings: svc, Hub: hub, Publisher: publisher, Market: runner,
+		Settings: svc, Hub: hub, Publisher: publisher, Market: runner, Symbols: runner,
 	})
 	app := h.NewApp()
 
