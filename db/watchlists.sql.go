@@ -294,9 +294,10 @@ func (q *Queries) LockUserWatchlists(ctx context.Context, userID int64) (int64, 
 	return id, err
 }
 
-const removeWatchlistSymbols = `-- name: RemoveWatchlistSymbols :execrows
+const removeWatchlistSymbols = `-- name: RemoveWatchlistSymbols :many
 DELETE FROM watchlist_symbols
 WHERE watchlist_id = $1 AND symbol = ANY($2::text[])
+RETURNING symbol
 `
 
 type RemoveWatchlistSymbolsParams struct {
@@ -304,12 +305,25 @@ type RemoveWatchlistSymbolsParams struct {
 	Symbols     []string
 }
 
-func (q *Queries) RemoveWatchlistSymbols(ctx context.Context, arg RemoveWatchlistSymbolsParams) (int64, error) {
-	result, err := q.db.Exec(ctx, removeWatchlistSymbols, arg.WatchlistID, arg.Symbols)
+// Removes symbols from a list; returns the ones it held.
+func (q *Queries) RemoveWatchlistSymbols(ctx context.Context, arg RemoveWatchlistSymbolsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, removeWatchlistSymbols, arg.WatchlistID, arg.Symbols)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var symbol string
+		if err := rows.Scan(&symbol); err != nil {
+			return nil, err
+		}
+		items = append(items, symbol)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const renameWatchlist = `-- name: RenameWatchlist :exec

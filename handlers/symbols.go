@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,9 @@ type symbolSession struct {
 // universes: the user asked for this symbol by name).
 func (h *Handlers) symbolSession(ctx context.Context, c *fiber.Ctx) (symbolSession, error) {
 	raw := c.Params("symbol")
+	if dec, err := url.PathUnescape(raw); err == nil {
+		raw = dec
+	}
 	sym := strings.ToUpper(raw)
 	if !market.ValidSymbol(sym) {
 		return symbolSession{}, tickstock.Errorf(tickstock.EBADREQUEST,

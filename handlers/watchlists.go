@@ -89,8 +89,9 @@ func (h *Handlers) EditWatchlist(c *fiber.Ctx) error {
 	uid := accountOf(c).ID
 	edit, err := settings.WatchlistEditFromForm(values)
 	var w settings.Watchlist
+	var changed []string
 	if err == nil {
-		w, err = h.settings.EditWatchlist(ctx, uid, handle, edit)
+		w, changed, err = h.settings.EditWatchlist(ctx, uid, handle, edit)
 	}
 	invalid, err := asInvalid(err)
 	if err != nil {
@@ -118,7 +119,7 @@ func (h *Handlers) EditWatchlist(c *fiber.Ctx) error {
 			card.Typed[settings.FieldWatchlistName] = strings.Join(vs, " ")
 		}
 	} else {
-		card.Flash = editFlash(edit, w)
+		card.Flash = editFlash(edit, w, changed)
 	}
 	if isHTMX(c) {
 		return render(c, status, views.WatchlistCardSection(card))
@@ -212,15 +213,18 @@ func (h *Handlers) watchlistCard(c *fiber.Ctx, w settings.Watchlist, sort string
 }
 
 // sortRows orders a list's rows: by symbol, or by price or % from open with the symbols
-// that have no data yet last either way; ties go by symbol.
+// that have no data yet last either way (among themselves by symbol); ties go by symbol.
 func sortRows(rows []views.WatchlistRow, sort string) {
 	key, desc := strings.CutPrefix(sort, "-")
 	slices.SortStableFunc(rows, func(a, b views.WatchlistRow) int {
-		if key != "symbol" && a.HasData != b.HasData {
-			if a.HasData {
+		if key != "symbol" && (!a.HasData || !b.HasData) {
+			switch {
+			case a.HasData:
 				return -1
+			case b.HasData:
+				return 1
 			}
-			return 1
+			return strings.Compare(a.Symbol, b.Symbol) // no data either: by symbol
 		}
 		var c int
 		switch key {
@@ -257,17 +261,39 @@ func currentSort(c *fiber.Ctx) string {
 	return sortOf(u.Query().Get("sort"))
 }
 
-// editFlash says what an edit did.
-func editFlash(e settings.WatchlistEdit, w settings.Watchlist) string {
+// editFlash says what an edit did: changed are the symbols it added or removed.
+func editFlash(e settings.WatchlistEdit, w settings.Watchlist, changed []string) string {
+	var asked []string
 	switch e.Action {
 	case settings.ActionRename:
 		return "Renamed to " + w.Universe() + "."
 	case settings.ActionAdd:
-		return "Added " + joinMax(e.Add, 8) + "."
+		asked = e.Add
 	case settings.ActionRemove:
-		return "Removed " + joinMax(e.Remove, 8) + "."
+		asked = e.Remove
 	}
-	return "Saved."
+	var msg string
+	switch {
+	case len(changed) == 0:
+		msg = "Nothing to change."
+	case e.Action == settings.ActionAdd:
+		msg = "Added " + joinMax(changed, 8) + "."
+	default:
+		msg = "Removed " + joinMax(changed, 8) + "."
+	}
+	var same []string
+	for _, s := range asked {
+		if !slices.Contains(changed, s) {
+			same = append(same, s)
+		}
+	}
+	switch {
+	case len(same) > 0 && e.Action == settings.ActionAdd:
+		msg += " Already in the list: " + joinMax(same, 8) + "."
+	case len(same) > 0:
+		msg += " Not in the list: " + joinMax(same, 8) + "."
+	}
+	return msg
 }
 
 func joinMax(items []string, n int) string {

@@ -45,9 +45,11 @@ FROM unnest(@symbols::text[]) AS s(symbol)
 ON CONFLICT (watchlist_id, symbol) DO NOTHING
 RETURNING symbol;
 
--- name: RemoveWatchlistSymbols :execrows
+-- name: RemoveWatchlistSymbols :many
+-- Removes symbols from a list; returns the ones it held.
 DELETE FROM watchlist_symbols
-WHERE watchlist_id = @watchlist_id AND symbol = ANY(@symbols::text[]);
+WHERE watchlist_id = @watchlist_id AND symbol = ANY(@symbols::text[])
+RETURNING symbol;
 
 -- name: WatchlistTrackers :many
 -- The trackers whose selection names a list: deleting it would empty or change them.

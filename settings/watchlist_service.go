@@ -108,13 +108,14 @@ func (s *Service) CreateWatchlist(ctx context.Context, userID int64, name string
 	return w, nil
 }
 
-// EditWatchlist applies one edit to the user's list handle and returns the list after it.
-// Renaming to a name the user has (ignoring case) and growing past MaxWatchlistSymbols
-// are 422s that change nothing; adding a symbol the list holds, or removing one it does
-// not, is no error. Another user's handle is ENOTFOUND.
-func (s *Service) EditWatchlist(ctx context.Context, userID int64, handle string, e WatchlistEdit) (Watchlist, error) {
+// EditWatchlist applies one edit to the user's list handle and returns the list after it
+// and the symbols the edit added or removed. Renaming to a name the user has (ignoring
+// case) and growing past MaxWatchlistSymbols are 422s that change nothing; adding a symbol
+// the list holds, or removing one it does not, is no error (and not in the second result).
+// Another user's handle is ENOTFOUND.
+func (s *Service) EditWatchlist(ctx context.Context, userID int64, handle string, e WatchlistEdit) (Watchlist, []string, error) {
 	var w Watchlist
-	var added []string
+	var added, removed []string
 	err := db.WithUser(ctx, s.pool, userID, func(q *db.Queries) error {
 		row, err := q.GetWatchlistForUpdate(ctx, db.GetWatchlistForUpdateParams{Handle: handle, UserID: userID})
 		if tickstock.ErrorCode(db.Err("watchlist", err)) == tickstock.ENOTFOUND {
@@ -151,7 +152,7 @@ func (s *Service) EditWatchlist(ctx context.Context, userID int64, handle string
 				return tooManySymbols(FieldWatchlistSymbols, int(before), len(added))
 			}
 		case ActionRemove:
-			if _, err := q.RemoveWatchlistSymbols(ctx, db.RemoveWatchlistSymbolsParams{WatchlistID: row.ID, Symbols: e.Remove}); err != nil {
+			if removed, err = q.RemoveWatchlistSymbols(ctx, db.RemoveWatchlistSymbolsParams{WatchlistID: row.ID, Symbols: e.Remove}); err != nil {
 				return fmt.Errorf("remove symbols: %w", err)
 			}
 		default:
@@ -172,10 +173,10 @@ func (s *Service) EditWatchlist(ctx context.Context, userID int64, handle string
 		return nil
 	})
 	if err != nil {
-		return Watchlist{}, fmt.Errorf("settings: edit watchlist: %w", err)
+		return Watchlist{}, nil, fmt.Errorf("settings: edit watchlist: %w", err)
 	}
 	s.listsChanged(ctx, userID, added)
-	return w, nil
+	return w, sortedSet(append(added, removed...)), nil
 }
 
 // DeleteWatchlist deletes the user's list handle and returns its name. A list a tracker
