@@ -182,7 +182,7 @@ func TestSymbolPage(t *testing.T) {
 		t.Fatalf("session high %q, want %q", got, want)
 	}
 	for _, id := range []string{"state-price", "state-pct", "state-high", "state-low", "state-volume", "state-counts", "trend-scores"} {
-		if strings.TrimSpace(doc.Find(`[data-testid="` + id + `"]`).Text()) == "" {
+		if strings.TrimSpace(doc.Find(`[data-testid="`+id+`"]`).Text()) == "" {
 			t.Errorf("%s is empty", id)
 		}
 	}
