@@ -16,10 +16,10 @@ import (
 
 // Chart geometry, in viewBox units.
 const (
-	chartLeft   = 64 // room for price labels
-	chartRight  = 788
+	chartLeft   = 64 // room for price labels; SymbolChart's viewBox is 960 × 300
+	chartRight  = 948
 	chartTop    = 14
-	chartBottom = 290 // time labels below
+	chartBottom = 270 // time labels below
 )
 
 // Chart is a symbol's session laid out for SymbolChart: one line point per price sample and

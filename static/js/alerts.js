@@ -70,11 +70,12 @@
     if (seenOrder.length > 2000) seen.delete(seenOrder.shift());
   }
 
-  function describe(row) {
+  // describe is the row's cells as one line, without the symbol (the alert leads with it).
+  function describe(row, sym) {
     var parts = [];
     for (var i = 0; i < row.cells.length; i++) {
       var t = (row.cells[i].textContent || "").replace(/\s+/g, " ").trim();
-      if (t) parts.push(t);
+      if (t && t !== sym) parts.push(t);
     }
     return parts.join(" · ");
   }
@@ -107,7 +108,7 @@
     if (!sym || !symbols.has(sym)) return;
     var emitted = parseInt(row.getAttribute("data-emitted"), 10) || 0;
     if (emitted && emitted < since) return; // history the stream sends on connect
-    var text = describe(row);
+    var text = describe(row, sym);
     var key = sym + "|" + emitted + "|" + text;
     if (seen.has(key)) return; // the same row again (a replay after a reconnect)
     remember(key);
