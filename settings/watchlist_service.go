@@ -104,7 +104,7 @@ func (s *Service) CreateWatchlist(ctx context.Context, userID int64, name string
 	if err != nil {
 		return Watchlist{}, fmt.Errorf("settings: create watchlist: %w", err)
 	}
-	s.listsChanged(ctx, userID, added)
+	s.listsChanged(ctx, userID, sortedSet(added))
 	return w, nil
 }
 
@@ -175,6 +175,7 @@ func (s *Service) EditWatchlist(ctx context.Context, userID int64, handle string
 	if err != nil {
 		return Watchlist{}, nil, fmt.Errorf("settings: edit watchlist: %w", err)
 	}
+	added = sortedSet(added)
 	s.listsChanged(ctx, userID, added)
 	return w, sortedSet(append(added, removed...)), nil
 }
