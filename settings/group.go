@@ -125,29 +125,35 @@ func (s Settings) Key() string {
 	b = strconv.AppendQuote(b, n.Filters.Surges.Trigger)
 	b = append(b, "|pr:"...)
 	b = appendList(b, n.Filters.Surges.PriceRanges)
-	if len(n.Watchlists) > 0 {
-		// Each selected list by name and a digest of its symbols: lists of different users
-		// with equal names but different symbols never share a group. The digest keeps
-		// the key short however long the lists.
-		b = append(b, "|wl:"...)
-		for i, name := range slices.Sorted(maps.Keys(n.Watchlists)) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			sum := sha256.Sum256([]byte(strings.Join(n.Watchlists[name], ",")))
-			b = strconv.AppendQuote(b, name)
-			b = append(b, '=')
-			b = hex.AppendEncode(b, sum[:16])
-		}
-	}
-	return string(b)
+	return string(appendLists(b, n.Watchlists))
 }
 
-// key is the part of Settings.Key that covers the universes: Stats counts distinct ones.
-func (s Selections) key() string {
+// appendLists writes each selected watchlist by name and a digest of its symbols (sorted),
+// so lists of different users with equal names but different symbols never share a key.
+// The digest keeps the key short however long the lists. Nothing is written without lists.
+func appendLists(b []byte, lists map[string][]string) []byte {
+	if len(lists) == 0 {
+		return b
+	}
+	b = append(b, "|wl:"...)
+	for i, name := range slices.Sorted(maps.Keys(lists)) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		sum := sha256.Sum256([]byte(strings.Join(lists[name], ",")))
+		b = strconv.AppendQuote(b, name)
+		b = append(b, '=')
+		b = hex.AppendEncode(b, sum[:16])
+	}
+	return b
+}
+
+// universeKey is the part of Settings.Key that covers the universes, watchlists'
+// contents included: Stats counts distinct ones.
+func (s Settings) universeKey() string {
 	n := s.Normalized()
-	b := append(appendList([]byte("hl:"), n.HighLow), "|mk:"...)
-	return string(appendList(b, n.Market))
+	b := append(appendList([]byte("hl:"), n.Selections.HighLow), "|mk:"...)
+	return string(appendLists(appendList(b, n.Selections.Market), n.Watchlists))
 }
 
 // appendList writes each item quoted, so no item can fake a separator.

@@ -443,7 +443,7 @@ func (s *Service) store(loaded map[int64]Settings, tokens map[int64]uint64) {
 		s.users[id] = &entry{
 			settings:   st.Clone(),
 			expires:    now.Add(s.ttl),
-			selKey:     st.Selections.key(),
+			selKey:     st.universeKey(),
 			nonDefault: st.Filters.nonDefaultFields(),
 		}
 	}

@@ -46,6 +46,16 @@
     });
   }
 
+  // A refresh that fails (the server busy or away, the rate limit) keeps the page as it is
+  // and tries again later, instead of swapping an error box over the chart for good.
+  document.body.addEventListener("htmx:beforeSwap", function (evt) {
+    var d = evt.detail;
+    if (d && d.elt && d.elt.id === "symbol-live" && d.xhr && d.xhr.status >= 400) {
+      d.shouldSwap = false;
+      d.isError = false;
+    }
+  });
+
   // After a reconnect the page may have missed events: catch up once.
   var opened = false;
   page.addEventListener("htmx:sseOpen", function () {
