@@ -177,6 +177,18 @@ func TestBrowserWatchlistAlerts(t *testing.T) {
 		t.Fatalf("the sound played %d times", n)
 	}
 
+	// A view that updates a row in place (one row per symbol) alerts for the new event too.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const r = document.querySelector('#highs tr[data-symbol="AAPL"]');
+		r.cells[3].textContent = "HIGH #5";
+		r.setAttribute("data-emitted", String(Number(r.dataset.emitted) + 1000));
+		return true;
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the alert of the row updated in place", `window.__notes.length === 2 && window.__notes[1].body.includes("HIGH #5")`)
+
 	// A reload replays the recent emissions as history: no alert for them again.
 	err = chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(`[data-testid="alerts-config"]`))
 	if err != nil {

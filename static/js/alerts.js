@@ -117,20 +117,33 @@
     notify(sym, text);
   }
 
-  function scan(node) {
-    if (node.nodeType !== 1) return;
-    if (node.matches("tr[data-symbol]")) {
-      check(node);
+  // Rows can arrive whole (inserted by htmx), be replaced, or be updated in place (a
+  // one-row-per-symbol view bumping a row's data-emitted): collect every row a batch of
+  // mutations touched, then check each once, when the batch is complete.
+  function collect(node, rows) {
+    if (node.nodeType !== 1) node = node.parentElement;
+    if (!node) return;
+    var own = node.closest("tr[data-symbol]");
+    if (own) {
+      rows.add(own);
       return;
     }
-    var rows = node.querySelectorAll("tr[data-symbol]");
-    for (var i = 0; i < rows.length; i++) check(rows[i]);
+    var inside = node.querySelectorAll("tr[data-symbol]");
+    for (var i = 0; i < inside.length; i++) rows.add(inside[i]);
   }
 
   new MutationObserver(function (records) {
+    var rows = new Set();
     for (var r = 0; r < records.length; r++) {
+      if (records[r].type === "attributes") {
+        collect(records[r].target, rows);
+        continue;
+      }
       var added = records[r].addedNodes;
-      for (var i = 0; i < added.length; i++) scan(added[i]);
+      for (var i = 0; i < added.length; i++) collect(added[i], rows);
     }
-  }).observe(document.body, { childList: true, subtree: true });
+    rows.forEach(function (row) {
+      if (row.isConnected && !cfg.contains(row)) check(row);
+    });
+  }).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-emitted"] });
 })();
