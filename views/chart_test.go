@@ -161,3 +161,28 @@ func TestChartEmptyAndFlat(t *testing.T) {
 		t.Fatalf("one point: %+v", one)
 	}
 }
+
+// BenchmarkSymbolChart lays out and writes the chart of a full symbol history: 2048 price
+// points and 512 events, the most the engine keeps.
+func BenchmarkSymbolChart(b *testing.B) {
+	start := time.Date(2025, 3, 14, 13, 30, 0, 0, time.UTC)
+	v := market.SymbolView{State: market.SymbolState{Symbol: "BIG", HasData: true, Open: 100, Price: 101}}
+	for i := range market.MaxPricePoints {
+		v.Prices = append(v.Prices, market.PricePoint{Time: market.MillisOf(start.Add(time.Duration(i) * 5 * time.Second)),
+			Price: 100 + float64(i%97)/10})
+	}
+	for i := range market.MaxSymbolEvents {
+		at := market.MillisOf(start.Add(time.Duration(i) * 20 * time.Second))
+		v.Events = append(v.Events, market.Event{Kind: market.KindHigh, HighLow: market.HighLowEvent{Kind: market.KindHigh,
+			Symbol: "BIG", Price: 100 + float64(i%50)/10, Time: at, Count: i + 1}})
+	}
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := SymbolChart(NewChart(v, v.Events)).Render(context.Background(), &buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(buf.Len()), "svg-bytes")
+}
