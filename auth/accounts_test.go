@@ -34,13 +34,13 @@ func TestDisableEndsEverySession(t *testing.T) {
 			}
 			var mine []*State
 			for range 3 {
-				st, err := sessions.Login(ctx, nil, u.ID, u.Handle)
+				st, err := sessions.Login(ctx, nil, u.ID, u.Handle, Device{})
 				if err != nil {
 					t.Fatal(err)
 				}
 				mine = append(mine, st)
 			}
-			theirs, _ := sessions.Login(ctx, nil, bystander.ID, bystander.Handle)
+			theirs, _ := sessions.Login(ctx, nil, bystander.ID, bystander.Handle, Device{})
 
 			got, err := accounts.ByID(ctx, u.ID)
 			if err != nil || got.Handle != u.Handle || got.Disabled {

@@ -23,6 +23,11 @@ const (
 	EventRateLimited        = "rate_limited"
 	EventUserDisabled       = "user_disabled"
 	EventUserEnabled        = "user_enabled"
+	EventEmbedCreated       = "embed_created"
+	EventEmbedRevoked       = "embed_revoked"
+	EventTokenCreated       = "token_created"
+	EventTokenRevoked       = "token_revoked"
+	EventTokenRejected      = "token_rejected" // a bad or revoked API token was presented
 )
 
 // AuditEntry is one auth event. Email is hashed before it is logged or stored.
@@ -63,8 +68,7 @@ func (a *Audit) Record(kind string, e AuditEntry) {
 		attrs = append(attrs, "path", e.Path)
 	}
 	level := slog.LevelInfo
-	switch kind {
-	case EventLoginFailure, EventLockout, EventStreamUnauthorized, EventCSRFRejected, EventRateLimited:
+	if warnEvents[kind] {
 		level = slog.LevelWarn
 	}
 	a.logger.Log(context.Background(), level, "auth event", attrs...)

@@ -16,6 +16,8 @@ import (
 type SessionIndex interface {
 	Add(ctx context.Context, userID int64, sessionID string, expires time.Time) error
 	Remove(ctx context.Context, userID int64, sessionID string) error
+	// List returns every live session id of userID, in no particular order.
+	List(ctx context.Context, userID int64) ([]string, error)
 	// Take returns and forgets every live session id of userID.
 	Take(ctx context.Context, userID int64) ([]string, error)
 }
@@ -74,6 +76,18 @@ func (m *MemoryIndex) Remove(_ context.Context, userID int64, sid string) error 
 	return nil
 }
 
+// List implements SessionIndex.
+func (m *MemoryIndex) List(_ context.Context, userID int64) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.prune(userID, m.now())
+	ids := make([]string, 0, len(m.users[userID]))
+	for sid := range m.users[userID] {
+		ids = append(ids, sid)
+	}
+	return ids, nil
+}
+
 // Take implements SessionIndex.
 func (m *MemoryIndex) Take(_ context.Context, userID int64) ([]string, error) {
 	m.mu.Lock()
@@ -127,6 +141,16 @@ func (r *RedisIndex) Remove(ctx context.Context, userID int64, sid string) error
 		return fmt.Errorf("unindex session in redis: %w", err)
 	}
 	return nil
+}
+
+// List implements SessionIndex.
+func (r *RedisIndex) List(ctx context.Context, userID int64) ([]string, error) {
+	ids, err := r.rdb.ZRangeByScore(ctx, r.key(userID), &redis.ZRangeBy{
+		Min: "(" + strconv.FormatInt(r.now().UnixMilli(), 10), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list sessions in redis: %w", err)
+	}
+	return ids, nil
 }
 
 // Take implements SessionIndex.

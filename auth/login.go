@@ -31,6 +31,10 @@ func (e *ErrLocked) Error() string {
 	return fmt.Sprintf("too many failed logins; try again in %s", e.RetryAfter.Round(time.Second))
 }
 
+// lockKey is the lockout counter of an email: failed logins, and wrong passwords given to
+// change the password or delete the account, all count here.
+func lockKey(email string) string { return "lock:" + EmailHash(email) }
+
 // EmailHash identifies an email in logs and counters without revealing it.
 func EmailHash(email string) string {
 	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
@@ -41,7 +45,7 @@ func EmailHash(email string) string {
 // and costs one argon2id verification, so neither the answer nor its timing tells whether
 // the email exists. A locked email gets *ErrLocked even with the right password.
 func (a *Accounts) Authenticate(ctx context.Context, counter Counter, email, password string) (db.User, error) {
-	lockKey := "lock:" + EmailHash(email)
+	lockKey := lockKey(email)
 	n, reset, err := counter.Peek(ctx, lockKey)
 	if err != nil {
 		return db.User{}, fmt.Errorf("authenticate: %w", err)

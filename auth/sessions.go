@@ -23,8 +23,9 @@ const (
 	CookieName    = "tickstock_session"
 )
 
-// touchEvery is how stale a signed-out session's idle clock may get before a request
-// pushes it forward: one write a minute at most, however many requests the visitor makes.
+// touchEvery is how stale a session's clock may get before a request pushes it forward: a
+// signed-out visitor's idle expiry, a signed-in user's "last seen". One write a minute at
+// most per session, however many requests it makes.
 const touchEvery = time.Minute
 
 // sessionIDLen is the length of an id from newSessionID: 32 random bytes, base64url.
@@ -38,7 +39,17 @@ type State struct {
 	Handle  string
 	LoginAt time.Time
 	CSRF    string
-	seen    time.Time // signed out: when the idle expiry was last pushed forward
+	// Ref is the signed-in session's own opaque handle, the {id} of
+	// /account/sessions/{id}/revoke: random, so it reveals nothing of the id (a secret).
+	Ref  string
+	seen time.Time // when the idle expiry (signed out) or last-seen (signed in) was last pushed
+	dev  Device    // signed in: where it was last seen from
+}
+
+// Device is where a request comes from, as the account page's session list shows it.
+type Device struct {
+	IP        string
+	UserAgent string // the raw header; sessions keep only DescribeAgent's summary
 }
 
 // SignedIn reports whether a user is attached.
@@ -60,6 +71,9 @@ type record struct {
 	LoginAt int64  `json:"login_at,omitempty"`
 	Seen    int64  `json:"seen,omitempty"`
 	CSRF    string `json:"csrf"`
+	Ref     string `json:"ref,omitempty"`
+	IP      string `json:"ip,omitempty"`
+	Agent   string `json:"ua,omitempty"` // DescribeAgent's summary, never the raw header
 }
 
 // Sessions issues, reads and ends sessions. It works on session ids, never on HTTP
@@ -90,7 +104,7 @@ func NewSessions(cfg SessionConfig) *Sessions {
 	s := &Sessions{storage: cfg.Storage, bus: cfg.Bus, now: time.Now}
 	if cfg.Redis != nil {
 		if s.storage == nil {
-			s.storage = prefixStorage{Storage: fiberredis.NewFromConnection(cfg.Redis), prefix: cfg.KeyPrefix + "sess:"}
+			s.storage = prefixStorage{kvStorage: fiberredis.NewFromConnection(cfg.Redis), rdb: cfg.Redis, prefix: cfg.KeyPrefix + "sess:"}
 		}
 		s.index = NewRedisIndex(cfg.Redis, cfg.KeyPrefix+"user_sessions:")
 	} else {
@@ -116,12 +130,10 @@ func (s *Sessions) Peek(ctx context.Context, id string) (*State, error) {
 	if b == nil {
 		return nil, nil
 	}
-	var r record
-	if err := json.Unmarshal(b, &r); err != nil || r.CSRF == "" {
+	st := decode(id, b)
+	if st == nil {
 		return nil, nil // written by an older release, or damaged: start afresh
 	}
-	st := &State{ID: id, UserID: r.UserID, Handle: r.Handle, LoginAt: time.Unix(r.LoginAt, 0),
-		CSRF: r.CSRF, seen: time.Unix(r.Seen, 0)}
 	now := s.now()
 	if st.SignedIn() && !now.Before(st.Expires()) {
 		return nil, nil // the store's expiry is due; do not wait for it
@@ -143,12 +155,27 @@ func (s *Sessions) Issue(ctx context.Context) (*State, error) {
 	return st, nil
 }
 
-// Touch keeps a signed-out session alive while the visitor is active: it pushes the idle
-// expiry forward when the last push is over a minute old, and does nothing otherwise.
-// Signed-in sessions are never rewritten (they end MaxSessionAge after login), so a request
-// in flight cannot bring back a session that logout or disabling just ended.
-func (s *Sessions) Touch(ctx context.Context, st *State) error {
-	if st == nil || st.ID == "" || st.SignedIn() {
+// decode reads a stored record; nil if it is damaged or from an older release.
+func decode(id string, b []byte) *State {
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil || r.CSRF == "" {
+		return nil
+	}
+	st := &State{ID: id, UserID: r.UserID, Handle: r.Handle, LoginAt: time.Unix(r.LoginAt, 0),
+		CSRF: r.CSRF, Ref: r.Ref, seen: time.Unix(r.Seen, 0), dev: Device{IP: r.IP, UserAgent: r.Agent}}
+	if st.SignedIn() && r.Seen == 0 {
+		st.seen = st.LoginAt
+	}
+	return st
+}
+
+// Touch records that a session is in use, at most once a minute: a signed-out visitor's
+// idle expiry moves forward; a signed-in session's last-seen time, IP and browser are
+// updated for the account page. A signed-in session is only ever rewritten while it still
+// exists (Storage.UpdateWithContext), so a request in flight cannot bring back a session
+// that logout, revocation or disabling just ended.
+func (s *Sessions) Touch(ctx context.Context, st *State, dev Device) error {
+	if st == nil || st.ID == "" {
 		return nil
 	}
 	now := s.now()
@@ -156,15 +183,29 @@ func (s *Sessions) Touch(ctx context.Context, st *State) error {
 		return nil
 	}
 	st.seen = time.Unix(now.Unix(), 0)
-	return s.save(ctx, st)
+	if !st.SignedIn() {
+		return s.save(ctx, st)
+	}
+	st.dev = Device{IP: dev.IP, UserAgent: DescribeAgent(dev.UserAgent)}
+	b, err := json.Marshal(st.record())
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
+	if _, err := s.storage.UpdateWithContext(ctx, st.ID, b); err != nil {
+		return rdb.Err("touch session", err)
+	}
+	return nil
 }
 
 // Login starts a signed-in session under a new id (an id planted before login is never
 // kept) with a new CSRF token, indexes it under the user, and ends prev, the session the
 // browser had: a signed-in one ends with its streams, as when signing out.
-func (s *Sessions) Login(ctx context.Context, prev *State, userID int64, handle string) (*State, error) {
-	now := s.now()
-	st := &State{ID: newSessionID(), UserID: userID, Handle: handle, LoginAt: time.Unix(now.Unix(), 0), CSRF: RandomToken(32)}
+//
+// dev says where the browser signs in from, for the user's list of sessions.
+func (s *Sessions) Login(ctx context.Context, prev *State, userID int64, handle string, dev Device) (*State, error) {
+	now := time.Unix(s.now().Unix(), 0)
+	st := &State{ID: newSessionID(), UserID: userID, Handle: handle, LoginAt: now, CSRF: RandomToken(32),
+		Ref: RandomToken(16), seen: now, dev: Device{IP: dev.IP, UserAgent: DescribeAgent(dev.UserAgent)}}
 	if err := s.save(ctx, st); err != nil {
 		return nil, err
 	}
@@ -218,19 +259,25 @@ func (s *Sessions) EndUser(ctx context.Context, userID int64, reason string) ([]
 	return ids, nil
 }
 
+// record is st as stored.
+func (st *State) record() record {
+	r := record{UserID: st.UserID, Handle: st.Handle, CSRF: st.CSRF, Seen: st.seen.Unix()}
+	if st.SignedIn() {
+		r.LoginAt, r.Ref, r.IP, r.Agent = st.LoginAt.Unix(), st.Ref, st.dev.IP, st.dev.UserAgent
+	}
+	return r
+}
+
 // save writes st to expire with it: MaxSessionAge after login, or AnonIdle after seen.
 func (s *Sessions) save(ctx context.Context, st *State) error {
-	r := record{UserID: st.UserID, Handle: st.Handle, CSRF: st.CSRF}
 	var ttl time.Duration
 	if st.SignedIn() {
-		r.LoginAt = st.LoginAt.Unix()
 		ttl = st.Expires().Sub(s.now())
 	} else {
-		r.Seen = st.seen.Unix()
 		ttl = st.seen.Add(AnonIdle).Sub(s.now())
 	}
 	ttl = max(ttl, time.Second)
-	b, err := json.Marshal(r)
+	b, err := json.Marshal(st.record())
 	if err != nil {
 		return fmt.Errorf("encode session: %w", err)
 	}

@@ -16,8 +16,9 @@ import (
 // countingStorage counts the writes that reach a session store.
 type countingStorage struct {
 	Storage
-	mu     sync.Mutex
-	writes int
+	mu      sync.Mutex
+	writes  int
+	updates int
 }
 
 func (c *countingStorage) SetWithContext(ctx context.Context, k string, v []byte, exp time.Duration) error {
@@ -25,6 +26,19 @@ func (c *countingStorage) SetWithContext(ctx context.Context, k string, v []byte
 	c.writes++
 	c.mu.Unlock()
 	return c.Storage.SetWithContext(ctx, k, v, exp)
+}
+
+func (c *countingStorage) UpdateWithContext(ctx context.Context, k string, v []byte) (bool, error) {
+	c.mu.Lock()
+	c.updates++
+	c.mu.Unlock()
+	return c.Storage.UpdateWithContext(ctx, k, v)
+}
+
+func (c *countingStorage) Updates() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.updates
 }
 
 func (c *countingStorage) Writes() int {
@@ -103,7 +117,7 @@ func TestSessionLifecycle(t *testing.T) {
 				if err != nil || st == nil || st.CSRF != anon.CSRF {
 					t.Fatalf("Peek of the visitor's session: %+v %v", st, err)
 				}
-				if err := s.Touch(ctx, st); err != nil {
+				if err := s.Touch(ctx, st, Device{}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -112,7 +126,7 @@ func TestSessionLifecycle(t *testing.T) {
 			}
 			now = now.Add(20 * time.Second)
 			st, _ := s.Peek(ctx, anon.ID)
-			s.Touch(ctx, st)
+			s.Touch(ctx, st, Device{})
 			if store.Writes() != 2 {
 				t.Fatalf("a request after a minute did not push the idle expiry: %d writes", store.Writes())
 			}
@@ -127,7 +141,7 @@ func TestSessionLifecycle(t *testing.T) {
 
 			// Login replaces the visitor's session with a new id and token.
 			anon, _ = s.Issue(ctx)
-			first, err := s.Login(ctx, anon, 42, "handle-42")
+			first, err := s.Login(ctx, anon, 42, "handle-42", Device{})
 			if err != nil || first.ID == anon.ID || first.CSRF == anon.CSRF || !first.SignedIn() {
 				t.Fatalf("Login = %+v, %v", first, err)
 			}
@@ -141,16 +155,23 @@ func TestSessionLifecycle(t *testing.T) {
 			if got == nil || got.UserID != 42 || got.Handle != "handle-42" || !got.LoginAt.Equal(first.LoginAt) || got.CSRF != first.CSRF {
 				t.Fatalf("Peek of the signed-in session = %+v", got)
 			}
-			// A signed-in session is never rewritten by requests.
-			w := store.Writes()
+			// A signed-in session is never saved again by requests: its last-seen time moves
+			// at most once a minute, by an update that cannot bring back an ended session.
+			w, u := store.Writes(), store.Updates()
+			now = now.Add(30 * time.Second)
+			s.Touch(ctx, got, Device{IP: "203.0.113.9"})
+			if store.Writes() != w || store.Updates() != u {
+				t.Fatal("Touch wrote a signed-in session seen under a minute ago")
+			}
 			now = now.Add(5 * time.Minute)
-			s.Touch(ctx, got)
-			if store.Writes() != w {
-				t.Fatal("Touch rewrote a signed-in session")
+			s.Touch(ctx, got, Device{IP: "203.0.113.9"})
+			s.Touch(ctx, got, Device{IP: "203.0.113.9"})
+			if store.Writes() != w || store.Updates() != u+1 {
+				t.Fatalf("two requests 5 minutes on: %d saves, %d updates; want 0 and 1", store.Writes()-w, store.Updates()-u)
 			}
 
 			// Signing in again in the same browser ends the replaced session's streams.
-			second, err := s.Login(ctx, got, 42, "handle-42")
+			second, err := s.Login(ctx, got, 42, "handle-42", Device{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,9 +183,9 @@ func TestSessionLifecycle(t *testing.T) {
 			}
 
 			// Two more browsers; then logout ends one, EndUser all the rest.
-			third, _ := s.Login(ctx, nil, 42, "handle-42")
-			fourth, _ := s.Login(ctx, nil, 42, "handle-42")
-			other, _ := s.Login(ctx, nil, 43, "handle-43")
+			third, _ := s.Login(ctx, nil, 42, "handle-42", Device{})
+			fourth, _ := s.Login(ctx, nil, 42, "handle-42", Device{})
+			other, _ := s.Login(ctx, nil, 43, "handle-43", Device{})
 			if err := s.End(ctx, third, bus.ReasonLogout); err != nil {
 				t.Fatal(err)
 			}

@@ -2,35 +2,66 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Storage is where session records live: process memory, or Redis through
-// gofiber/storage/redis (whose *Storage has exactly these methods). A missing key reads as
-// nil, nil.
+// gofiber/storage/redis (whose *Storage has the first three methods). A missing key reads
+// as nil, nil.
 type Storage interface {
+	GetWithContext(ctx context.Context, key string) ([]byte, error)
+	SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error
+	DeleteWithContext(ctx context.Context, key string) error
+	// UpdateWithContext rewrites key only while it exists, keeping its expiry, and reports
+	// whether it did: a late write can never bring back a session that just ended.
+	UpdateWithContext(ctx context.Context, key string, val []byte) (bool, error)
+}
+
+// kvStorage is what gofiber/storage/redis offers.
+type kvStorage interface {
 	GetWithContext(ctx context.Context, key string) ([]byte, error)
 	SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error
 	DeleteWithContext(ctx context.Context, key string) error
 }
 
-// prefixStorage namespaces session keys in a shared Redis.
+// prefixStorage namespaces session keys in a shared Redis, and updates them in place with
+// a script on the same client.
 type prefixStorage struct {
-	Storage
+	kvStorage
+	rdb    redis.UniversalClient
 	prefix string
 }
 
+// updateScript sets a key to a new value with the time it had left, only if it exists.
+var updateScript = redis.NewScript(`
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -2 then return 0 end
+if ttl == -1 then redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL') else redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl) end
+return 1
+`)
+
+func (p prefixStorage) UpdateWithContext(ctx context.Context, k string, v []byte) (bool, error) {
+	n, err := updateScript.Run(ctx, p.rdb, []string{p.prefix + k}, v).Int()
+	if err != nil {
+		return false, fmt.Errorf("update session in redis: %w", err) // never name the key: it is a session id
+	}
+	return n == 1, nil
+}
+
 func (p prefixStorage) GetWithContext(ctx context.Context, k string) ([]byte, error) {
-	return p.Storage.GetWithContext(ctx, p.prefix+k)
+	return p.kvStorage.GetWithContext(ctx, p.prefix+k)
 }
 
 func (p prefixStorage) SetWithContext(ctx context.Context, k string, v []byte, exp time.Duration) error {
-	return p.Storage.SetWithContext(ctx, p.prefix+k, v, exp)
+	return p.kvStorage.SetWithContext(ctx, p.prefix+k, v, exp)
 }
 
 func (p prefixStorage) DeleteWithContext(ctx context.Context, k string) error {
-	return p.Storage.DeleteWithContext(ctx, p.prefix+k)
+	return p.kvStorage.DeleteWithContext(ctx, p.prefix+k)
 }
 
 // MemoryStorage is the in-process Storage used without REDIS_URL: values with an expiry,
@@ -82,6 +113,19 @@ func (m *MemoryStorage) SetWithContext(_ context.Context, k string, v []byte, ex
 		}
 	}
 	return nil
+}
+
+// UpdateWithContext implements Storage.
+func (m *MemoryStorage) UpdateWithContext(_ context.Context, k string, v []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.items[k]
+	if !ok || (!it.exp.IsZero() && !time.Now().Before(it.exp)) {
+		return false, nil
+	}
+	it.v = append([]byte(nil), v...)
+	m.items[k] = it
+	return true, nil
 }
 
 // DeleteWithContext implements Storage.

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +34,7 @@ const DefaultPolygonURL = "wss://socket.polygon.io/stocks"
 type Config struct {
 	Addr          string
 	DataDir       string
+	DataDirSet    bool   // TICKSTOCK_DATA_DIR was given, not the default
 	DatabaseURL   string // empty: embedded PostgreSQL under DataDir
 	RedisURL      string // empty: in-process memory
 	Feed          Feed
@@ -52,6 +55,23 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For names the client
 	// (TICKSTOCK_TRUSTED_PROXIES); none by default.
 	TrustedProxies []netip.Prefix
+	// SMTP is the outgoing mail server (TICKSTOCK_SMTP_URL); nil: reset links go to the log.
+	SMTP *SMTP
+	// MailFrom is the From address of the app's mail (TICKSTOCK_MAIL_FROM).
+	MailFrom string
+	// BaseURL is where users reach the app, for links in mail (TICKSTOCK_BASE_URL), with no
+	// trailing slash; empty: http:// and the address the app listens on.
+	BaseURL string
+}
+
+// SMTP is an SMTP server from TICKSTOCK_SMTP_URL: smtp://user:pass@host:587 speaks
+// STARTTLS (required), smtps://user:pass@host:465 TLS from the start.
+type SMTP struct {
+	Host        string
+	Port        int
+	Username    string
+	Password    string
+	ImplicitTLS bool
 }
 
 // FieldError is a bad value in one variable.
@@ -161,6 +181,58 @@ func (l *loader) prefixes(name string) []netip.Prefix {
 	return out
 }
 
+// smtpURL reads smtp://[user[:pass]@]host[:port] (port 587, STARTTLS) or smtps:// (port
+// 465, TLS from the start). Errors never print the password.
+func (l *loader) smtpURL(name string) *SMTP {
+	raw := strings.TrimSpace(l.getenv(name))
+	if raw == "" {
+		return nil
+	}
+	shown := redactURL(raw)
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		l.fail(name, shown, "must be a URL such as smtp://user:password@mail.example.com:587 (smtps:// for TLS from the start)")
+		return nil
+	}
+	s := &SMTP{Host: u.Hostname(), Port: 587, ImplicitTLS: u.Scheme == "smtps"}
+	if s.ImplicitTLS {
+		s.Port = 465
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			l.fail(name, shown, "port must be a number from 1 to 65535")
+			return nil
+		}
+		s.Port = n
+	}
+	if u.User != nil {
+		s.Username = u.User.Username()
+		s.Password, _ = u.User.Password()
+		if s.Username == "" {
+			l.fail(name, shown, "has a password but no user name")
+			return nil
+		}
+	}
+	return s
+}
+
+// baseURL reads an http:// or https:// address with no query or fragment.
+func (l *loader) baseURL(name string) string {
+	raw := strings.TrimSpace(l.getenv(name))
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		l.fail(name, raw, "must be the address users reach the app at, such as https://tickstock.example.com")
+		return ""
+	}
+	return strings.TrimRight(u.String(), "/")
+}
+
 // Load reads the configuration through getenv. The error joins one FieldError per bad variable.
 func Load(getenv func(string) string) (Config, error) {
 	l := &loader{getenv: getenv}
@@ -243,6 +315,20 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.DataDir == "" {
 		l.fail("TICKSTOCK_DATA_DIR", "", "must not be empty")
 	}
+	c.DataDirSet = getenv("TICKSTOCK_DATA_DIR") != ""
+	c.SMTP = l.smtpURL("TICKSTOCK_SMTP_URL")
+	c.MailFrom = l.str("TICKSTOCK_MAIL_FROM", "")
+	switch {
+	case c.MailFrom != "":
+		if a, err := mail.ParseAddress(c.MailFrom); err != nil || !strings.Contains(a.Address, "@") {
+			l.fail("TICKSTOCK_MAIL_FROM", c.MailFrom, "must be a mail address such as TickStock <noreply@example.com>")
+		} else if c.SMTP == nil && strings.TrimSpace(getenv("TICKSTOCK_SMTP_URL")) == "" {
+			l.fail("TICKSTOCK_SMTP_URL", "", "is required when TICKSTOCK_MAIL_FROM is set")
+		}
+	case c.SMTP != nil:
+		l.fail("TICKSTOCK_MAIL_FROM", "", "is required when TICKSTOCK_SMTP_URL is set")
+	}
+	c.BaseURL = l.baseURL("TICKSTOCK_BASE_URL")
 	if len(l.errs) > 0 {
 		return c, fmt.Errorf("invalid configuration: %w", errors.Join(l.errs...))
 	}

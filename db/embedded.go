@@ -2,7 +2,10 @@ package db
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,17 +40,47 @@ type Embedded struct {
 // embeddedDatabase is the database the app uses inside the embedded cluster.
 const embeddedDatabase = "tickstock"
 
-// StartEmbedded starts (creating on first use) the cluster under dataDir and returns once it
+// EmbeddedConfig says where the embedded cluster lives.
+type EmbeddedConfig struct {
+	// Dir is TICKSTOCK_DATA_DIR.
+	Dir string
+	// Default is true when Dir is the built-in default rather than the operator's choice.
+	// Then, as root, a Dir the unprivileged cluster user cannot reach (a clone under /root,
+	// the usual case on a fresh machine) moves to a directory under FallbackRoot instead of
+	// stopping the start: zero configuration must work there too. A Dir the operator chose
+	// is never moved; the error names the fix.
+	Default bool
+	// FallbackRoot is where such a cluster goes (default /var/lib/tickstock); each data
+	// directory gets its own subdirectory, so two clones never share a cluster.
+	FallbackRoot string
+}
+
+// StartEmbedded starts (creating on first use) the cluster under cfg.Dir and returns once it
 // accepts connections. When the program runs as root, the cluster runs as the `postgres`
 // user, or `nobody`, because PostgreSQL refuses to run as root.
-func StartEmbedded(ctx context.Context, dataDir string, logger *slog.Logger) (*Embedded, error) {
+func StartEmbedded(ctx context.Context, cfg EmbeddedConfig, logger *slog.Logger) (*Embedded, error) {
 	bin, err := findPostgresBin()
 	if err != nil {
 		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
 	}
-	root, err := filepath.Abs(dataDir)
+	root, err := filepath.Abs(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("embedded PostgreSQL: resolve TICKSTOCK_DATA_DIR: %w", err)
+	}
+	cred, err := clusterCredential()
+	if err != nil {
+		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
+	}
+	if cred != nil && cfg.Default {
+		if err := checkTraversable(root, cred.Uid); err != nil {
+			moved := FallbackDir(cmp.Or(cfg.FallbackRoot, "/var/lib/tickstock"), root)
+			logger.Warn("the default data directory is out of the cluster user's reach; using another",
+				"TICKSTOCK_DATA_DIR", root, "dir", moved, "reason", err)
+			root = moved
+			if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+				return nil, fmt.Errorf("embedded PostgreSQL: create %s: %w", filepath.Dir(root), err)
+			}
+		}
 	}
 	pgdata := filepath.Join(root, "pg")
 	sockDir := filepath.Join(root, "run")
@@ -60,10 +93,6 @@ func StartEmbedded(ctx context.Context, dataDir string, logger *slog.Logger) (*E
 		}
 	}
 
-	cred, err := clusterCredential()
-	if err != nil {
-		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
-	}
 	if cred != nil {
 		if err := checkTraversable(root, cred.Uid); err != nil {
 			return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
@@ -251,6 +280,13 @@ func clusterCredential() (*syscall.Credential, error) {
 		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 	}
 	return nil, errors.New("running as root, and neither a `postgres` nor a `nobody` user exists to run the cluster; create one or set DATABASE_URL")
+}
+
+// FallbackDir is the cluster's home under base for the unreachable data directory dir:
+// the directory's base name plus a short hash of its absolute path.
+func FallbackDir(base, dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return filepath.Join(base, filepath.Base(dir)+"-"+hex.EncodeToString(sum[:4]))
 }
 
 // checkTraversable fails early, with the fix, when the unprivileged cluster user could not

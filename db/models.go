@@ -8,6 +8,17 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type ApiToken struct {
+	ID         int64
+	Handle     string
+	UserID     int64
+	Name       string
+	TokenHash  []byte
+	CreatedAt  pgtype.Timestamptz
+	LastUsedAt pgtype.Timestamptz
+	RevokedAt  pgtype.Timestamptz
+}
+
 type AuthEvent struct {
 	ID        int64
 	UserID    *int64
@@ -18,13 +29,23 @@ type AuthEvent struct {
 }
 
 type EmbedToken struct {
+	ID           int64
+	Handle       string
+	UserID       int64
+	Name         string
+	TokenHash    []byte
+	CreatedAt    pgtype.Timestamptz
+	RevokedAt    pgtype.Timestamptz
+	LastViewedAt pgtype.Timestamptz
+}
+
+type PasswordReset struct {
 	ID        int64
-	Handle    string
 	UserID    int64
-	Name      string
 	TokenHash []byte
 	CreatedAt pgtype.Timestamptz
-	RevokedAt pgtype.Timestamptz
+	ExpiresAt pgtype.Timestamptz
+	UsedAt    pgtype.Timestamptz
 }
 
 type Universe struct {

@@ -48,7 +48,7 @@ func (h *Handlers) NewApp() *fiber.App {
 // securityHeaders sets the headers every answer carries. Embed pages relax frame-ancestors.
 func securityHeaders(c *fiber.Ctx) error {
 	frame := "'none'"
-	if strings.HasPrefix(c.Path(), "/embed/") {
+	if isEmbedPath(c.Path()) {
 		frame = "*"
 	}
 	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; "+

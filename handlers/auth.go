@@ -141,7 +141,7 @@ func (h *Handlers) Logout(c *fiber.Ctx) error {
 func (h *Handlers) signIn(c *fiber.Ctx, u db.User, event string) error {
 	ctx, cancel := timeout(c, 5*time.Second)
 	defer cancel()
-	st, err := h.sessions.Login(ctx, sessionOf(c), u.ID, u.Handle)
+	st, err := h.sessions.Login(ctx, sessionOf(c), u.ID, u.Handle, h.device(c))
 	if err != nil {
 		return err
 	}

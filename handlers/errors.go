@@ -70,9 +70,9 @@ func (h *Handlers) ErrorHandler(c *fiber.Ctx, err error) error {
 	msg := messageOf(err, status)
 	switch {
 	case status == fiber.StatusServiceUnavailable: // a dependency is away: expected, and loud enough
-		h.logger.Warn("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+		h.logger.Warn("request failed", "method", c.Method(), "path", logPath(c), "status", status, "err", err)
 	case status >= 500:
-		h.logger.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+		h.logger.Error("request failed", "method", c.Method(), "path", logPath(c), "status", status, "err", err)
 	}
 	if status == fiber.StatusServiceUnavailable {
 		c.Set(fiber.HeaderRetryAfter, "5")
@@ -81,16 +81,22 @@ func (h *Handlers) ErrorHandler(c *fiber.Ctx, err error) error {
 		return c.Status(status).JSON(fiber.Map{"success": false, "error": msg})
 	}
 	ev := views.ErrorView{Status: status, Title: titleOf(status), Message: msg}
+	if isEmbedPath(c.Path()) { // plain, for an iframe or another site's htmx
+		if c.Get("HX-Request") == "true" {
+			return render(c, status, views.EmbedErrorBox(ev))
+		}
+		return render(c, status, views.EmbedErrorPage(ev))
+	}
 	if c.Get("HX-Request") == "true" {
 		return render(c, status, views.ErrorBox(ev))
 	}
 	return render(c, status, views.ErrorPage(h.page(c, ev.Title), ev))
 }
 
-// wantsJSON reports whether the client speaks JSON: every /api route, and any request
-// that asks for it in Accept.
+// wantsJSON reports whether the client speaks JSON: every /api route, every request with
+// an API token, and any request that asks for it in Accept.
 func wantsJSON(c *fiber.Ctx) bool {
-	if strings.HasPrefix(c.Path(), "/api/") {
+	if strings.HasPrefix(c.Path(), "/api/") || isBearer(c) {
 		return true
 	}
 	accept := c.Get(fiber.HeaderAccept)

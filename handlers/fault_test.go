@@ -35,6 +35,23 @@ type faultClients struct {
 	pw     string
 	email  string
 	signup int
+
+	program *client // a program with the user's API token
+	token   string
+	mu      sync.Mutex
+	embeds  []string // embed tokens never yet viewed, so their lookup needs the database
+}
+
+// nextEmbed returns an embed token no request has used yet.
+func (f *faultClients) nextEmbed() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.embeds) == 0 {
+		f.tb.Fatal("out of fresh embed tokens")
+	}
+	tok := f.embeds[0]
+	f.embeds = f.embeds[1:]
+	return tok
 }
 
 // streamStatus opens /stream and reports its status, closing it at once.
@@ -69,6 +86,35 @@ var faultRoutes = []faultRoute{
 		return f.user.postJSON("/api/user-filters", `{"filter_data":{"highlow":{"min_count":2}}}`)
 	}},
 	{"GET /stream", 200, func(f *faultClients) response { return streamStatus(f.user) }},
+	{"GET /settings/embeds", 200, func(f *faultClients) response { return f.user.get("/settings/embeds") }},
+	{"POST /settings/embeds", http.StatusCreated, func(f *faultClients) response {
+		return f.user.postForm("/settings/embeds", url.Values{"name": {"fault"}})
+	}},
+	{"POST /settings/embeds/{id}/revoke", http.StatusNotFound, func(f *faultClients) response {
+		return f.user.postForm("/settings/embeds/AAAAAAAAAAAAAAAAAAAAAA/revoke", url.Values{})
+	}},
+	{"GET /settings/tokens", 200, func(f *faultClients) response { return f.user.get("/settings/tokens") }},
+	{"POST /settings/tokens", http.StatusCreated, func(f *faultClients) response {
+		return f.user.postForm("/settings/tokens", url.Values{"name": {"fault"}})
+	}},
+	{"GET /embed/{token}", 200, func(f *faultClients) response { return f.program.get("/embed/" + f.nextEmbed()) }},
+	{"GET /embed/{token}/stream", 200, func(f *faultClients) response {
+		s, resp := f.program.openStream("/embed/" + f.nextEmbed() + "/stream")
+		if s != nil {
+			s.close()
+		}
+		return response{Response: resp}
+	}},
+	{"GET /api/universes with a token", 200, func(f *faultClients) response {
+		return f.program.get("/api/universes", "Authorization", "Bearer "+f.token)
+	}},
+	{"GET /stream?format=json with a token", 200, func(f *faultClients) response {
+		s, resp := f.program.openStream("/stream?format=json", "Authorization", "Bearer "+f.token)
+		if s != nil {
+			s.close()
+		}
+		return response{Response: resp}
+	}},
 	{"POST /auth/login", http.StatusSeeOther, func(f *faultClients) response {
 		return f.anon.postForm("/auth/login", url.Values{"email": {f.email}, "password": {f.pw}})
 	}},
@@ -198,8 +244,13 @@ func TestRedisAwayFailsClosed(t *testing.T) {
 func newFaultClients(t *testing.T, app *testApp) *faultClients {
 	t.Helper()
 	_, pw := app.MustUser(t, "faulty@example.com", "faulty")
-	f := &faultClients{tb: t, user: app.NewClient(t), pw: pw, email: "faulty@example.com"}
+	f := &faultClients{tb: t, user: app.NewClient(t), pw: pw, email: "faulty@example.com", program: app.NewClient(t)}
 	f.user.login(f.email, f.pw)
+	f.token, _ = createCredential(t, f.user, "/settings/tokens", "fault program")
+	for range 16 {
+		tok, _ := createCredential(t, f.user, "/settings/embeds", "fault page")
+		f.embeds = append(f.embeds, tok)
+	}
 	f.fresh(app)
 	return f
 }
@@ -232,7 +283,10 @@ func TestStalledDatabaseAnswersInTime(t *testing.T) {
 		if rt.name == "POST /auth/logout" || rt.name == "POST /auth/register" {
 			continue // register spends its time hashing before the database; logout re-signs in
 		}
-		g := &faultClients{tb: t, user: app.NewClient(t), pw: f.pw, email: f.email}
+		g := &faultClients{tb: t, user: app.NewClient(t), pw: f.pw, email: f.email, program: f.program, token: f.token}
+		if strings.HasPrefix(rt.name, "GET /embed/") {
+			g.embeds = []string{f.nextEmbed()}
+		}
 		g.user.http.Jar = f.user.http.Jar
 		g.user.csrf = f.user.csrf
 		g.anon = app.NewClient(t)

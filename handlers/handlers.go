@@ -13,6 +13,7 @@ import (
 
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/bus"
+	creds "github.com/tickstock/tickstock/credentials"
 	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/stream"
@@ -27,6 +28,7 @@ type Deps struct {
 	Sessions       *auth.Sessions
 	Counter        auth.Counter // rate limits and lockouts
 	Accounts       *auth.Accounts
+	Resets         *auth.Resets // password reset links
 	Audit          *auth.Audit
 	RateLimit      int  // requests per minute per user or IP
 	SignupOpen     bool // TICKSTOCK_SIGNUP
@@ -37,6 +39,9 @@ type Deps struct {
 	Publisher      *stream.Publisher
 	Market         MarketView // the latest market figures, for page loads (nil: none yet)
 	Symbols        SymbolData // per-symbol figures for watchlists and symbol pages (nil: none)
+	// Credentials are embed links and API tokens. Build it before New, on the same bus, so
+	// a revocation reaches its cache before the hub ends the streams.
+	Credentials *creds.Service
 }
 
 // Check is one dependency /readyz asks: Ping returns nil while it can serve requests.
@@ -66,6 +71,7 @@ type Handlers struct {
 	sessions       *auth.Sessions
 	counter        auth.Counter
 	accounts       *auth.Accounts
+	resets         *auth.Resets
 	audit          *auth.Audit
 	rateLimitN     int
 	signupOpen     bool
@@ -76,10 +82,12 @@ type Handlers struct {
 	publisher      *stream.Publisher
 	market         MarketView
 	symbols        SymbolData
+	credentials    *creds.Service
 }
 
 // New builds the handlers. It also subscribes the stream hub to the bus, so whatever ends
-// a session, a user's access or an embed (on any instance) ends the matching streams here.
+// a session, a user's access, an embed link or an API token (on any instance) ends the
+// matching streams here. UserEnded ends every stream of the user: embeds and tokens too.
 func New(d Deps) *Handlers {
 	if d.Bus != nil && d.Hub != nil {
 		hub := d.Hub
@@ -91,15 +99,18 @@ func New(d Deps) *Handlers {
 				hub.EndUser(m.UserID, m.Reason)
 			case bus.EmbedRevoked:
 				hub.EndEmbed(m.EmbedID, bus.ReasonRevoked)
+			case bus.TokenRevoked:
+				hub.EndToken(m.TokenID, bus.ReasonRevoked)
 			}
 		})
 	}
 	return &Handlers{
 		checks: d.Checks, logger: d.Logger, sessions: d.Sessions, counter: d.Counter,
-		accounts: d.Accounts, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
+		accounts: d.Accounts, resets: d.Resets, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
 		cookieSecure: d.CookieSecure, trustedProxies: d.TrustedProxies,
 		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market,
-		symbols: d.Symbols,
+		symbols:     d.Symbols,
+		credentials: d.Credentials,
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/bus"
+	creds "github.com/tickstock/tickstock/credentials"
 	"github.com/tickstock/tickstock/db"
 	"github.com/tickstock/tickstock/internal/testenv"
 	"github.com/tickstock/tickstock/market"
@@ -27,10 +28,11 @@ import (
 
 // testApp is the real Fiber app on a real listener, over a fresh database.
 type testApp struct {
-	URL  string
-	h    *Handlers
-	pool *pgxpool.Pool
-	deps Deps
+	URL   string
+	h     *Handlers
+	pool  *pgxpool.Pool
+	dbURL string // the database as its superuser, past row-level security
+	deps  Deps
 }
 
 // emit publishes one batch now, as the publisher's ticker would.
@@ -48,7 +50,9 @@ func (noSource) Next() stream.Batch { return stream.Batch{} }
 // the app's own services use.
 type appSetup struct {
 	Deps
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	mailer   auth.ResetMailer // nil: reset links go to the (discarded) log
+	resetNow func() time.Time // the reset links' clock; nil: time.Now
 }
 
 // appOption adjusts the setup before the app is built.
@@ -72,13 +76,14 @@ func withPool(pool *pgxpool.Pool) appOption {
 		d.Checks[0] = Check{Name: "database", Ping: pool.Ping}
 		d.Audit = auth.NewAudit(pool, logger)
 		d.Settings = settings.NewService(pool, settings.WithLogger(logger), settings.WithBus(d.Bus))
+		d.Credentials = creds.New(pool, d.Bus, creds.WithLogger(logger))
 	}
 }
 
 // MustApp starts the app with memory sessions unless options say otherwise.
 func MustApp(tb testing.TB, opts ...appOption) *testApp {
 	tb.Helper()
-	pool, _ := testenv.MustPool(tb)
+	pool, dbURL := testenv.MustPool(tb)
 	logger := testenv.Logger()
 	b := bus.NewLocal()
 	d := &appSetup{pool: pool, Deps: Deps{
@@ -93,6 +98,7 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 		Settings:   settings.NewService(pool, settings.WithLogger(logger), settings.WithBus(b)),
 		Hub:        stream.NewHub(0),
 	}}
+	d.Credentials = creds.New(pool, b, creds.WithLogger(logger))
 	for _, o := range opts {
 		o(d)
 	}
@@ -103,21 +109,30 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 		d.Publisher = stream.NewPublisher(stream.Config{Hub: d.Hub, Source: noSource{}, Settings: d.Settings,
 			Logger: logger, Interval: time.Hour})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go d.Audit.Run(ctx)
-	h := New(d.Deps)
-	app := h.NewApp()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
+	baseURL := "http://" + ln.Addr().String()
+	if d.Resets == nil {
+		if d.mailer == nil {
+			d.mailer = NewResetMailer(nil, d.Logger)
+		}
+		d.Resets = auth.NewResets(auth.ResetConfig{Pool: d.pool, Sessions: d.Sessions, Counter: d.Counter, Mailer: d.mailer,
+			Audit: d.Audit, Logger: d.Logger, BaseURL: baseURL, Now: d.resetNow})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go d.Audit.Run(ctx)
+	go d.Resets.Run(ctx)
+	h := New(d.Deps)
+	app := h.NewApp()
 	go app.Listener(ln) //nolint:errcheck
 	tb.Cleanup(func() {
 		cancel()
 		d.Hub.Shutdown()
 		_ = app.ShutdownWithTimeout(5 * time.Second)
 	})
-	return &testApp{URL: "http://" + ln.Addr().String(), h: h, pool: pool, deps: d.Deps}
+	return &testApp{URL: baseURL, h: h, pool: pool, dbURL: dbURL, deps: d.Deps}
 }
 
 // MustUser creates an account and returns it with its password.

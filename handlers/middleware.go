@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/tickstock/tickstock"
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/bus"
+	creds "github.com/tickstock/tickstock/credentials"
 	"github.com/tickstock/tickstock/db"
 	"github.com/tickstock/tickstock/views"
 )
@@ -24,19 +26,25 @@ const (
 	localUser    = "view_user"
 	localCSRF    = "csrf_token"
 	localIP      = "client_ip"
+	localBearer  = "bearer" // the API token of a bearer request (*credentials.Credential)
 )
 
 // The middleware of every counted route runs in this order, so a flood costs one counter
 // step per request and nothing more:
 //
 //  1. rateLimit: reads the session the cookie names (no write, no database), and counts
-//     the request per user when signed in, else per client IP.
-//  2. withSession: keeps a signed-out visitor's session alive (a write at most once a
-//     minute).
+//     the request per user when signed in, else per client IP. A request with
+//     Authorization: Bearer is counted against the token's owner instead, and refused
+//     unless it reads one of the routes tokens may read (see bearer.go).
+//  2. withSession: keeps a signed-out visitor's session alive, and a signed-in one's
+//     last-seen time current (a write at most once a minute).
 //  3. withUser: loads the signed-in user; one disabled or deleted meanwhile is signed out
 //     everywhere.
 //  4. csrfProtect: checks the token on state changes; issues a signed-out visitor's
 //     session, and so the token, only when a page needs one.
+//
+// A bearer request never has a session: steps 2 to 4 leave it without one, so it gets no
+// cookie. Embeds (/embed/*) never reach this chain (see routes.go).
 
 // sessionOf returns the request's session (set by withSession; never nil after it). A
 // visitor without a session has a State with no ID.
@@ -58,6 +66,12 @@ func accountOf(c *fiber.Ctx) *db.User {
 func (h *Handlers) rateLimit(c *fiber.Ctx) error {
 	ctx, cancel := timeout(c, 3*time.Second)
 	defer cancel()
+	if token, ok, err := creds.ParseBearer(c.Get(fiber.HeaderAuthorization)); ok {
+		if err := h.limitBearer(ctx, c, token, err); err != nil {
+			return err
+		}
+		return c.Next()
+	}
 	var st *auth.State
 	if id := c.Cookies(auth.CookieName); id != "" {
 		var err error
@@ -67,9 +81,21 @@ func (h *Handlers) rateLimit(c *fiber.Ctx) error {
 	}
 	c.Locals(localPeek, st)
 	key := "rl:ip:" + h.clientIP(c)
+	var e auth.AuditEntry
 	if st.SignedIn() {
 		key = "rl:user:" + st.Handle
+		e.UserID, e.Handle = st.UserID, st.Handle
 	}
+	if err := h.countRequest(ctx, c, key, e); err != nil {
+		return err
+	}
+	return c.Next()
+}
+
+// countRequest takes one step of key's counter, sets the X-RateLimit headers, and refuses
+// the request once the window's count passes the limit. e names the user the key counts
+// (empty: a client IP), for the auth log.
+func (h *Handlers) countRequest(ctx context.Context, c *fiber.Ctx, key string, e auth.AuditEntry) error {
 	n, reset, err := h.counter.Hit(ctx, key, time.Minute, false)
 	if err != nil {
 		return fmt.Errorf("rate limit: %w", err)
@@ -88,26 +114,27 @@ func (h *Handlers) rateLimit(c *fiber.Ctx) error {
 	if n > int64(h.rateLimitN) {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
 		if n == int64(h.rateLimitN)+1 { // log the first refusal of a window, not every one
-			e := auth.AuditEntry{IP: h.clientIP(c), Path: c.Path()}
-			if st.SignedIn() {
-				e.UserID, e.Handle = st.UserID, st.Handle
-			}
+			e.IP, e.Path = h.clientIP(c), logPath(c)
 			h.audit.Record(auth.EventRateLimited, e)
 		}
 		return tickstock.Errorf(tickstock.ERATELIMIT, "Too many requests. Try again in %d seconds.", secs)
 	}
-	return c.Next()
+	return nil
 }
 
-// withSession makes the session rateLimit read the request's session, and keeps a
-// signed-out visitor's session from idling out while they are active.
+// withSession makes the session rateLimit read the request's session, keeps a signed-out
+// visitor's session from idling out while they are active, and notes when and where a
+// signed-in session was last seen (a write at most once a minute per session).
 func (h *Handlers) withSession(c *fiber.Ctx) error {
 	st, _ := c.Locals(localPeek).(*auth.State)
+	if bearerOf(c) != nil {
+		st = nil // a program's request: no session, and none is made
+	}
 	if st == nil {
 		st = &auth.State{}
-	} else if !st.SignedIn() {
+	} else {
 		ctx, cancel := timeout(c, 3*time.Second)
-		err := h.sessions.Touch(ctx, st)
+		err := h.sessions.Touch(ctx, st, h.device(c))
 		cancel()
 		if err != nil {
 			return err
@@ -121,6 +148,9 @@ func (h *Handlers) withSession(c *fiber.Ctx) error {
 // session and stream ended here, and the request goes on signed out. Store or database
 // failures fail closed with 503.
 func (h *Handlers) withUser(c *fiber.Ctx) error {
+	if b := bearerOf(c); b != nil {
+		return h.withTokenOwner(c, b)
+	}
 	st := sessionOf(c)
 	if !st.SignedIn() {
 		return c.Next()
@@ -149,6 +179,9 @@ func (h *Handlers) withUser(c *fiber.Ctx) error {
 // (as Fiber's own CSRF middleware requires). A signed-out visitor gets a session, and so a
 // token, the first time they load a page; API calls and streams never need one.
 func (h *Handlers) csrfProtect(c *fiber.Ctx) error {
+	if bearerOf(c) != nil {
+		return c.Next() // reads only (rateLimit refused the rest), and no session to issue
+	}
 	st := sessionOf(c)
 	switch c.Method() {
 	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions, fiber.MethodTrace:
@@ -218,11 +251,16 @@ func (h *Handlers) requireUser(c *fiber.Ctx) error {
 
 // auditEntry describes the request's user for the auth log.
 func (h *Handlers) auditEntry(c *fiber.Ctx) auth.AuditEntry {
-	e := auth.AuditEntry{IP: h.clientIP(c), Path: c.Path()}
+	e := auth.AuditEntry{IP: h.clientIP(c), Path: logPath(c)}
 	if u := accountOf(c); u != nil {
 		e.UserID, e.Handle = u.ID, u.Handle
 	}
 	return e
+}
+
+// device is where the request comes from, for the user's list of sessions.
+func (h *Handlers) device(c *fiber.Ctx) auth.Device {
+	return auth.Device{IP: h.clientIP(c), UserAgent: c.Get(fiber.HeaderUserAgent)}
 }
 
 // setSessionCookie points the browser at st: HttpOnly, SameSite=Lax, Path=/, Secure unless

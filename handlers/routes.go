@@ -9,8 +9,18 @@ func (h *Handlers) Routes(app *fiber.App) {
 	app.Get("/healthz", h.Healthz)
 	app.Get("/readyz", h.Readyz)
 
+	// Embeds are public, cookie-free and readable from any origin. Their own guard (CORS,
+	// a per-IP rate limit) runs instead of the session chain below, which they never reach:
+	// these routes come first and answer every /embed/* request themselves.
+	app.Get("/embed/:token", h.embedGuard, h.ShowEmbed)
+	app.Get("/embed/:token/stream", h.embedGuard, h.EmbedStream)
+	app.Options("/embed/*", h.embedGuard, h.EmbedPreflight)
+	app.All("/embed/*", h.embedGuard, h.EmbedNotFound)
+
 	// Everything below counts against the rate limit and carries a session, in this order:
-	// the limit first, before any database query or session write (see middleware.go).
+	// the limit first, before any database query or session write (see middleware.go). A
+	// request with an API token (Authorization: Bearer) has no session and may only read
+	// the routes bearer.go lists.
 	app.Use(h.rateLimit, h.withSession, h.withUser, h.csrfProtect)
 
 	app.Get("/", h.ShowHome)
@@ -20,12 +30,28 @@ func (h *Handlers) Routes(app *fiber.App) {
 	app.Get("/auth/register", h.ShowRegister)
 	app.Post("/auth/register", h.Register)
 	app.Post("/auth/logout", h.Logout)
+	app.Get("/auth/forgot", h.ShowForgot)
+	app.Post("/auth/forgot", h.RequestReset)
+	app.Get("/auth/reset/:token", h.ShowReset)
+	app.Post("/auth/reset/:token", h.ResetPassword)
 
 	app.Get("/dashboard", h.requireUser, h.ShowDashboard)
 
 	app.Get("/settings", h.requireUser, h.ShowSettings)
 	app.Post("/settings/universes", h.requireUser, h.SaveUniverses)
 	app.Post("/settings/filters", h.requireUser, h.SaveFilters)
+	app.Get("/settings/embeds", h.requireUser, h.ShowEmbeds)
+	app.Post("/settings/embeds", h.requireUser, h.CreateEmbed)
+	app.Post("/settings/embeds/:id/revoke", h.requireUser, h.RevokeEmbed)
+	app.Get("/settings/tokens", h.requireUser, h.ShowTokens)
+	app.Post("/settings/tokens", h.requireUser, h.CreateToken)
+	app.Post("/settings/tokens/:id/revoke", h.requireUser, h.RevokeToken)
+
+	app.Get("/account", h.requireUser, h.ShowAccount)
+	app.Post("/account/password", h.requireUser, h.ChangePassword)
+	app.Post("/account/sessions/revoke-others", h.requireUser, h.RevokeOtherSessions)
+	app.Post("/account/sessions/:id/revoke", h.requireUser, h.RevokeSession)
+	app.Post("/account/delete", h.requireUser, h.DeleteAccount)
 
 	app.Get("/api/universes", h.requireUser, h.ListUniverses)
 	app.Get("/api/user/universe-selections", h.requireUser, h.GetSelections)

@@ -16,7 +16,9 @@ import (
 const connQueue = 32
 
 // Stream handles "GET /stream": the signed-in user's live events as Server-Sent Events,
-// HTML fragments for htmx, or with ?format=json one JSON object per emission.
+// HTML fragments for htmx, or with ?format=json one JSON object per emission. A program
+// may open the JSON stream with an API token instead of a session; the stream then ends
+// when the token is revoked or its owner ends, not with a session.
 func (h *Handlers) Stream(c *fiber.Ctx) error {
 	u, st := accountOf(c), sessionOf(c)
 	if u == nil {
@@ -43,6 +45,11 @@ func (h *Handlers) Stream(c *fiber.Ctx) error {
 	// Everything the writer needs is copied out of the request now: the Ctx is not
 	// valid inside the stream writer.
 	conn := stream.NewConn(u.ID, st.ID, format, connQueue)
+	expires := st.Expires()
+	token := bearerOf(c)
+	if token != nil {
+		conn.TokenID, expires = token.Handle, time.Time{}
+	}
 	ctx, cancel := timeout(c, 5*time.Second)
 	err := h.publisher.Attach(ctx, conn, last)
 	cancel()
@@ -55,7 +62,12 @@ func (h *Handlers) Stream(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	}
-	h.serveStream(c, conn, st.Expires())
+	if token != nil {
+		if err := h.confirmLive(c, conn, *token); err != nil {
+			return err
+		}
+	}
+	h.serveStream(c, conn, expires)
 	return nil
 }
 

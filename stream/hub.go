@@ -16,11 +16,17 @@ const (
 )
 
 // MaxStreamsPerUser is how many streams one user may hold open at once (SPEC section 2).
+// A user's API-token streams count here too; embed streams count against their link.
 const MaxStreamsPerUser = 8
+
+// MaxStreamsPerEmbed is how many streams one embed link may have open at once on one
+// instance, so a popular page that embeds it cannot take the server down.
+const MaxStreamsPerEmbed = 100
 
 // Errors from Register.
 var (
 	ErrTooManyStreams = errors.New("too many open streams for this user")
+	ErrEmbedFull      = errors.New("too many open streams for this embed link")
 	ErrHubClosed      = errors.New("the server is shutting down")
 )
 
@@ -43,6 +49,7 @@ type Conn struct {
 	UserID    int64
 	SessionID string // "" for embeds
 	EmbedID   string // the embed link's handle, "" for a user's own stream
+	TokenID   string // the API token's handle, for a stream opened with one
 	Format    Format
 
 	queue     chan *Message
@@ -118,28 +125,50 @@ type Hub struct {
 	users      map[int64]map[*Conn]struct{}
 	sessions   map[string]map[*Conn]struct{}
 	embeds     map[string]map[*Conn]struct{}
+	tokens     map[string]map[*Conn]struct{}
 	maxPerUser int
+	maxEmbed   int
 	closed     bool
 	closing    chan struct{} // closed by Shutdown
 	conns      int
 }
 
+// HubOption configures a Hub.
+type HubOption func(*Hub)
+
+// WithEmbedLimit allows n streams per embed link (0: the default MaxStreamsPerEmbed).
+func WithEmbedLimit(n int) HubOption {
+	return func(h *Hub) {
+		if n > 0 {
+			h.maxEmbed = n
+		}
+	}
+}
+
 // NewHub returns an empty hub that allows maxPerUser streams per user (0: the default 8).
-func NewHub(maxPerUser int) *Hub {
+func NewHub(maxPerUser int, opts ...HubOption) *Hub {
 	if maxPerUser <= 0 {
 		maxPerUser = MaxStreamsPerUser
 	}
-	return &Hub{users: make(map[int64]map[*Conn]struct{}), sessions: make(map[string]map[*Conn]struct{}),
-		embeds: make(map[string]map[*Conn]struct{}), maxPerUser: maxPerUser, closing: make(chan struct{})}
+	h := &Hub{users: make(map[int64]map[*Conn]struct{}), sessions: make(map[string]map[*Conn]struct{}),
+		embeds: make(map[string]map[*Conn]struct{}), tokens: make(map[string]map[*Conn]struct{}),
+		maxPerUser: maxPerUser, maxEmbed: MaxStreamsPerEmbed, closing: make(chan struct{})}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // Register adds c, or refuses it when its user already has the most streams allowed.
-// Embed streams count against their own link, not the owner's tabs.
+// Embed streams count against their own link (ErrEmbedFull), not the owner's tabs.
 func (h *Hub) Register(c *Conn) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return ErrHubClosed
+	}
+	if c.EmbedID != "" && len(h.embeds[c.EmbedID]) >= h.maxEmbed {
+		return ErrEmbedFull
 	}
 	if c.EmbedID == "" {
 		n := 0
@@ -159,6 +188,9 @@ func (h *Hub) Register(c *Conn) error {
 	if c.EmbedID != "" {
 		add(h.embeds, c.EmbedID, c)
 	}
+	if c.TokenID != "" {
+		add(h.tokens, c.TokenID, c)
+	}
 	h.conns++
 	return nil
 }
@@ -173,6 +205,7 @@ func (h *Hub) Unregister(c *Conn) {
 	remove(h.users, c.UserID, c)
 	remove(h.sessions, c.SessionID, c)
 	remove(h.embeds, c.EmbedID, c)
+	remove(h.tokens, c.TokenID, c)
 	h.conns--
 }
 
@@ -218,6 +251,16 @@ func (h *Hub) EndEmbed(embedID, reason string) int {
 		c.Close(reason)
 	}
 	return len(h.embeds[embedID])
+}
+
+// EndToken closes every stream opened with one API token (revoked).
+func (h *Hub) EndToken(tokenID, reason string) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.tokens[tokenID] {
+		c.Close(reason)
+	}
+	return len(h.tokens[tokenID])
 }
 
 // Shutdown refuses new streams and closes every open one. It is idempotent.

@@ -78,3 +78,64 @@ func TestConnDropsOldest(t *testing.T) {
 		t.Fatalf("dropped count %d", c.Dropped())
 	}
 }
+
+// TestHubEmbedCapAndTokenStreams: an embed link holds at most its cap of streams, however
+// few its owner's tabs; API-token streams count as the owner's own; EndToken and EndEmbed
+// close exactly their streams, and a closed embed stream frees its place.
+func TestHubEmbedCapAndTokenStreams(t *testing.T) {
+	h := NewHub(2, WithEmbedLimit(3))
+	embed := func(id string) *Conn {
+		c := NewConn(1, "", FormatHTML, 4)
+		c.EmbedID = id
+		return c
+	}
+	var e1 []*Conn
+	for i := 0; i < 3; i++ {
+		c := embed("e1")
+		if err := h.Register(c); err != nil {
+			t.Fatalf("embed stream %d: %v", i, err)
+		}
+		e1 = append(e1, c)
+	}
+	if err := h.Register(embed("e1")); err != ErrEmbedFull {
+		t.Fatalf("embed stream past the cap: %v, want ErrEmbedFull", err)
+	}
+	if err := h.Register(embed("e2")); err != nil {
+		t.Fatalf("another link has its own cap: %v", err)
+	}
+
+	tok := NewConn(1, "", FormatJSON, 4)
+	tok.TokenID = "t1"
+	if err := h.Register(tok); err != nil {
+		t.Fatalf("token stream: %v", err)
+	}
+	if err := h.Register(NewConn(1, "s1", FormatHTML, 4)); err != nil {
+		t.Fatalf("one tab besides the token stream: %v", err)
+	}
+	if err := h.Register(NewConn(1, "s1", FormatHTML, 4)); err != ErrTooManyStreams {
+		t.Fatalf("a token stream counts as one of the user's: %v", err)
+	}
+
+	if n := h.EndToken("t1", "revoked"); n != 1 {
+		t.Fatalf("EndToken closed %d, want 1", n)
+	}
+	if tok.Reason() != "revoked" {
+		t.Fatalf("token stream reason %q", tok.Reason())
+	}
+	for _, c := range e1 {
+		if c.Reason() != "" {
+			t.Fatalf("EndToken closed an embed stream (%q)", c.Reason())
+		}
+	}
+	h.Unregister(e1[0])
+	if err := h.Register(embed("e1")); err != nil {
+		t.Fatalf("a freed place is reusable: %v", err)
+	}
+	if n := h.EndEmbed("e1", "revoked"); n != 3 {
+		t.Fatalf("EndEmbed closed %d, want 3", n)
+	}
+	h.Unregister(tok)
+	if n := h.EndToken("t1", "revoked"); n != 0 {
+		t.Fatalf("EndToken after unregister closed %d", n)
+	}
+}

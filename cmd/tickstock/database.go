@@ -24,7 +24,7 @@ func openDatabase(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 	d := &database{logger: logger}
 	url := cfg.DatabaseURL
 	if url == "" {
-		e, err := db.StartEmbedded(ctx, cfg.DataDir, logger)
+		e, err := db.StartEmbedded(ctx, db.EmbeddedConfig{Dir: cfg.DataDir, Default: !cfg.DataDirSet}, logger)
 		if err != nil {
 			return nil, err
 		}

@@ -20,6 +20,11 @@ Usage:
   tickstock user add --email E [--username U] [--admin]
                                                      create an account; the password comes from
                                                      TICKSTOCK_PASSWORD or standard input
+  tickstock bench --url U --clients N [--users M] [--create-users] [--groups G]
+                  [--duration D] [--json] [--pid P] [--format json|html]
+                                                     load-test a running app over N SSE streams;
+                                                     --rps-paths /healthz,/dashboard measures
+                                                     request rates instead (tickstock bench -h)
 
 Configuration is read from the environment; see README.md.
 `
@@ -38,6 +43,8 @@ func runWithInput(ctx context.Context, args []string, getenv func(string) string
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "bench": // a client of the app: it needs none of the server's configuration
+		return bench(ctx, args, getenv, stdout)
 	}
 
 	cfg, err := config.Load(getenv)

@@ -14,7 +14,9 @@ import (
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/config"
+	"github.com/tickstock/tickstock/credentials"
 	"github.com/tickstock/tickstock/handlers"
+	"github.com/tickstock/tickstock/mail"
 	"github.com/tickstock/tickstock/rdb"
 	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/static"
@@ -102,6 +104,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 	}()
 
 	svc := settings.NewService(d.pool, settings.WithLogger(logger), settings.WithBus(b))
+	credentialSvc := credentials.New(d.pool, b, credentials.WithLogger(logger)) // before handlers.New: see Deps.Credentials
 	runner, err := newRunner(ctx, cfg, svc, logger)
 	if err != nil {
 		return err
@@ -134,18 +137,28 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 		}
 	}()
 
-	h := handlers.New(handlers.Deps{
-		Checks: checks, Bus: b, Logger: logger, Sessions: sessions, Counter: counter,
-		Accounts: auth.NewAccounts(d.pool, sessions), Audit: audit, RateLimit: cfg.RateLimit,
-		SignupOpen: cfg.SignupOpen, CookieSecure: cfg.CookieSecure, TrustedProxies: cfg.TrustedProxies,
-		Settings: svc, Hub: hub, Publisher: publisher, Market: runner, Symbols: runner,
-	})
-	app := h.NewApp()
-
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on TICKSTOCK_ADDR %s: %w", cfg.Addr, err)
 	}
+	defer ln.Close() // a no-op once the app has served on it
+
+	resets, err := newResets(cfg, logger, d, sessions, counter, audit, ln.Addr())
+	if err != nil {
+		return err
+	}
+	resetCtx, stopResets := context.WithCancel(context.WithoutCancel(ctx))
+	resetsDone := make(chan struct{})
+	go func() { resets.Run(resetCtx); close(resetsDone) }()
+	defer func() { stopResets(); <-resetsDone }()
+
+	h := handlers.New(handlers.Deps{
+		Checks: checks, Bus: b, Logger: logger, Sessions: sessions, Counter: counter,
+		Accounts: auth.NewAccounts(d.pool, sessions), Resets: resets, Audit: audit, RateLimit: cfg.RateLimit,
+		SignupOpen: cfg.SignupOpen, CookieSecure: cfg.CookieSecure, TrustedProxies: cfg.TrustedProxies,
+		Settings: svc, Hub: hub, Publisher: publisher, Market: runner, Symbols: runner, Credentials: credentialSvc,
+	})
+	app := h.NewApp()
 	logger.Info("listening", "addr", "http://"+ln.Addr().String())
 
 	serveErr := make(chan error, 1)
@@ -165,6 +178,44 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 		logger.Warn("http shutdown: requests still running were cut off", "err", err)
 	}
 	return nil
+}
+
+// newResets builds the password reset service: mail through TICKSTOCK_SMTP_URL, or links
+// in the log without it; links point at TICKSTOCK_BASE_URL, or at the address served.
+func newResets(cfg config.Config, logger *slog.Logger, d *database, sessions *auth.Sessions, counter auth.Counter,
+	audit *auth.Audit, addr net.Addr) (*auth.Resets, error) {
+	base := cfg.BaseURL
+	if base == "" {
+		base = localURL(addr)
+	}
+	var sender mail.Sender
+	if cfg.SMTP != nil {
+		s, err := mail.NewSMTP(mail.Config{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username,
+			Password: cfg.SMTP.Password, From: cfg.MailFrom, ImplicitTLS: cfg.SMTP.ImplicitTLS})
+		if err != nil {
+			return nil, fmt.Errorf("TICKSTOCK_SMTP_URL: %w", err)
+		}
+		sender = s
+		if cfg.BaseURL == "" {
+			logger.Warn("TICKSTOCK_BASE_URL is not set: password reset mails link to " + base + "; set it to the address users reach the app at")
+		}
+	} else {
+		logger.Info("no SMTP server configured (TICKSTOCK_SMTP_URL): password reset links are written to this log")
+	}
+	return auth.NewResets(auth.ResetConfig{Pool: d.pool, Sessions: sessions, Counter: counter, Audit: audit, Logger: logger,
+		Mailer: handlers.NewResetMailer(sender, logger), BaseURL: base}), nil
+}
+
+// localURL is http:// and the address a listener serves, with a host a browser can open.
+func localURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // waitGroup waits for wg until ctx ends, and reports whether wg finished.
