@@ -150,6 +150,19 @@ func TestSymbolAPI(t *testing.T) {
 			t.Errorf("%s: %s", tc.path, r.Body)
 		}
 	}
+	// A program with the user's API token reads the same, as its owner; the page is not
+	// for tokens.
+	token, _ := createCredential(t, c, "/settings/tokens", "charts")
+	program := app.NewClient(t)
+	var viaToken symbolJSON
+	r = program.get("/api/symbols/NVDA", "Authorization", "Bearer "+token)
+	mustDecode(t, r, &viaToken)
+	if r.StatusCode != 200 || viaToken.Symbol != got.Symbol || len(viaToken.Events) != len(got.Events) {
+		t.Fatalf("with a token: %d, %d events, want %d", r.StatusCode, len(viaToken.Events), len(got.Events))
+	}
+	if r := program.get("/symbols/NVDA", "Authorization", "Bearer "+token); r.StatusCode != 403 {
+		t.Fatalf("the page with a token: %d, want 403", r.StatusCode)
+	}
 	anon := app.NewClient(t)
 	if r := anon.get("/api/symbols/NVDA"); r.StatusCode != 401 {
 		t.Fatalf("signed out API: %d", r.StatusCode)
