@@ -26,7 +26,8 @@ const (
 )
 
 // Message is one invalidation. The concrete types below are the only ones; each is a plain
-// value with no pointers or functions, so it survives Encode and Decode unchanged.
+// value with no pointers or functions (a slice at most, which every receiver gets a copy
+// of), so it survives Encode and Decode unchanged.
 type Message interface {
 	// Kind names the message type on the wire.
 	Kind() string
@@ -64,6 +65,13 @@ type TokenRevoked struct {
 	TokenID string `json:"token_id"` // the token's handle
 }
 
+// SymbolsAdded says symbols joined a watchlist (or a universe): the instance that runs the
+// feed adds them to it (market.Runner.AddSymbols), so the simulator ticks them and the
+// Polygon feed subscribes to them without a restart. Symbols the feed has are ignored.
+type SymbolsAdded struct {
+	Symbols []string `json:"symbols"`
+}
+
 // Kind implements Message.
 func (SettingsChanged) Kind() string { return "settings_changed" }
 
@@ -81,6 +89,9 @@ func (EmbedRevoked) Kind() string { return "embed_revoked" }
 
 // Kind implements Message.
 func (TokenRevoked) Kind() string { return "token_revoked" }
+
+// Kind implements Message.
+func (SymbolsAdded) Kind() string { return "symbols_added" }
 
 // Handler applies one message on this instance. It must be quick and must not block: it
 // runs on the publisher's goroutine with the in-process bus, and on the receiving loop
@@ -135,6 +146,8 @@ func Decode(b []byte) (Message, error) {
 		m, err = decodeAs[EmbedRevoked](env.Data)
 	case TokenRevoked{}.Kind():
 		m, err = decodeAs[TokenRevoked](env.Data)
+	case SymbolsAdded{}.Kind():
+		m, err = decodeAs[SymbolsAdded](env.Data)
 	default:
 		return nil, fmt.Errorf("bus: unknown message kind %q", env.Kind)
 	}

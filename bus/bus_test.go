@@ -15,6 +15,7 @@ var samples = []Message{
 	UserEnded{UserID: 9, Reason: ReasonDisabled},
 	EmbedRevoked{EmbedID: "emb-1"},
 	TokenRevoked{TokenID: "tok-1"},
+	SymbolsAdded{Symbols: []string{"AAPL", "BRK.B"}},
 }
 
 func TestEncodeDecode(t *testing.T) {

@@ -97,3 +97,25 @@ type UserUniverseSelection struct {
 	Tracker      string
 	UniverseName string
 }
+
+type UserWatchlistSelection struct {
+	UserID      int64
+	Tracker     string
+	WatchlistID int64
+}
+
+type Watchlist struct {
+	ID        int64
+	Handle    string
+	UserID    int64
+	Name      string
+	CreatedAt pgtype.Timestamptz
+	UpdatedAt pgtype.Timestamptz
+}
+
+type WatchlistSymbol struct {
+	WatchlistID int64
+	UserID      int64
+	Symbol      string
+	AddedAt     pgtype.Timestamptz
+}

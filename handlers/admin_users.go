@@ -101,7 +101,7 @@ func (h *Handlers) adminUserView(ctx context.Context, c *fiber.Ctx, u db.User) (
 	if err != nil {
 		return views.AdminUserView{}, err
 	}
-	list, err := h.settings.Universes(ctx)
+	list, err := h.settings.UniversesFor(ctx, u.ID)
 	if err != nil {
 		return views.AdminUserView{}, err
 	}

@@ -24,11 +24,12 @@ type (
 	}
 )
 
-// ListUniverses handles "GET /api/universes".
+// ListUniverses handles "GET /api/universes": the shared universes and the user's own
+// watchlists ("WL:<name>"), each with its size.
 func (h *Handlers) ListUniverses(c *fiber.Ctx) error {
 	ctx, cancel := timeout(c, 5*time.Second)
 	defer cancel()
-	list, err := h.settings.Universes(ctx)
+	list, err := h.settings.UniversesFor(ctx, accountOf(c).ID)
 	if err != nil {
 		return err
 	}

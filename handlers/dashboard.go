@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tickstock/tickstock/market"
+	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/views"
 )
 
@@ -24,8 +25,11 @@ func (h *Handlers) ShowDashboard(c *fiber.Ctx) error {
 		Market:    us.Selections.Market,
 		Summary:   market.Summary{Breadth: 50, Activity: market.ActivityQuiet},
 	}
-	set, err := h.settings.SymbolSet(ctx, us.Selections.Market)
+	set, err := h.settings.TrackerSymbols(ctx, us.Settings, settings.TrackerMarket)
 	if err != nil {
+		return err
+	}
+	if d.Alerts, err = h.alertsView(ctx, u.ID, us.Filters.Alerts); err != nil {
 		return err
 	}
 	d.Summary.UniverseSize = set.Len()

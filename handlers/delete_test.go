@@ -96,6 +96,14 @@ func TestDeleteAccount(t *testing.T) {
 				if r := cl.postJSON("/api/user-filters", `{"filter_data":{"highlow":{"min_count":2}}}`); r.StatusCode != http.StatusOK {
 					t.Fatalf("save filters: %d", r.StatusCode)
 				}
+				// A watchlist with a symbol, selected by a tracker (which blocks deleting the
+				// list, but not the account).
+				if r := cl.postForm("/watchlists", url.Values{"name": {"Mine"}, "symbols": {"AAPL"}}); r.StatusCode != http.StatusSeeOther {
+					t.Fatalf("create watchlist: %d", r.StatusCode)
+				}
+				if r := cl.postForm("/settings/universes", url.Values{"tracker": {"market"}, "universes": {"WL:Mine"}}); r.StatusCode != http.StatusOK {
+					t.Fatalf("select watchlist: %d", r.StatusCode)
+				}
 			}
 			for _, id := range []int64{u.ID, stay.ID} {
 				for _, kind := range []creds.Kind{creds.Embed, creds.API} {
@@ -114,7 +122,8 @@ func TestDeleteAccount(t *testing.T) {
 			for _, tc := range tables {
 				names = append(names, tc[0])
 			}
-			for _, want := range []string{"api_tokens", "auth_events", "embed_tokens", "password_resets", "user_filters", "user_universe_selections"} {
+			for _, want := range []string{"api_tokens", "auth_events", "embed_tokens", "password_resets", "user_filters", "user_universe_selections",
+				"user_watchlist_selections", "watchlist_symbols", "watchlists"} {
 				if !slices.Contains(names, want) {
 					t.Fatalf("pg_catalog lists no reference to users from %s: %v", want, names)
 				}

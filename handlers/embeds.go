@@ -13,6 +13,7 @@ import (
 	"github.com/tickstock/tickstock/auth"
 	creds "github.com/tickstock/tickstock/credentials"
 	"github.com/tickstock/tickstock/market"
+	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/stream"
 	"github.com/tickstock/tickstock/views"
 )
@@ -179,7 +180,7 @@ func (h *Handlers) summaryOf(ctx context.Context, userID int64) (market.Summary,
 	if err != nil {
 		return market.Summary{}, err
 	}
-	set, err := h.settings.SymbolSet(ctx, us.Selections.Market)
+	set, err := h.settings.TrackerSymbols(ctx, us.Settings, settings.TrackerMarket)
 	if err != nil {
 		return market.Summary{}, err
 	}

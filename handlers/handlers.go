@@ -40,6 +40,7 @@ type Deps struct {
 	Hub            *stream.Hub
 	Publisher      *stream.Publisher
 	Market         MarketView // the latest market figures, for page loads (nil: none yet)
+	Symbols        SymbolData // per-symbol figures for watchlists and symbol pages (nil: none)
 	// Credentials are embed links and API tokens. Build it before New, on the same bus, so
 	// a revocation reaches its cache before the hub ends the streams.
 	Credentials *creds.Service
@@ -59,6 +60,15 @@ type MarketView interface {
 	Summary(symbols []string) market.Summary
 }
 
+// SymbolData is what the watchlist and symbol pages read from the running market
+// (market.Runner implements it).
+type SymbolData interface {
+	// SymbolStates returns each symbol's latest state; HasData is false for one without ticks.
+	SymbolStates(symbols []string) []market.SymbolState
+	// SymbolView returns a symbol's session (state, price line, events), false if unknown.
+	SymbolView(symbol string) (market.SymbolView, bool)
+}
+
 // Handlers serves every route. It has no globals: tests build one with their own Deps.
 type Handlers struct {
 	checks         []Check
@@ -76,6 +86,7 @@ type Handlers struct {
 	hub            *stream.Hub
 	publisher      *stream.Publisher
 	market         MarketView
+	symbols        SymbolData
 	credentials    *creds.Service
 	adminAudit     *audit.Log
 	metrics        *metrics.Collector
@@ -109,6 +120,7 @@ func New(d Deps) *Handlers {
 		accounts: d.Accounts, resets: d.Resets, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
 		cookieSecure: d.CookieSecure, trustedProxies: d.TrustedProxies,
 		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market,
+		symbols:     d.Symbols,
 		credentials: d.Credentials,
 		adminAudit:  d.AdminAudit, metrics: d.Metrics, httpStats: d.HTTPStats,
 	}

@@ -59,6 +59,14 @@ func (h *Handlers) Routes(app *fiber.App) {
 	app.Get("/api/user-filters", h.requireUser, h.GetFilters)
 	app.Post("/api/user-filters", h.requireUser, h.UpdateFilters)
 
+	app.Get("/watchlists", h.requireUser, h.ShowWatchlists)
+	app.Post("/watchlists", h.requireUser, h.CreateWatchlist)
+	app.Post("/watchlists/:id", h.requireUser, h.EditWatchlist)
+	app.Post("/watchlists/:id/delete", h.requireUser, h.DeleteWatchlist)
+
+	app.Get("/symbols/:symbol", h.requireUser, h.ShowSymbol)
+	app.Get("/api/symbols/:symbol", h.requireUser, h.GetSymbol)
+
 	app.Get("/stream", h.Stream)
 
 	// Admins only: 403 for other users (see requireAdmin).

@@ -24,7 +24,7 @@ const (
 var filterFields = []string{
 	settings.FieldMinCount, settings.FieldMinVolume, settings.FieldTrendStrength,
 	settings.FieldTrendDirection, settings.FieldSurgeStrength, settings.FieldSurgeTrigger,
-	settings.FieldPriceRanges,
+	settings.FieldPriceRanges, settings.FieldAlertsEnabled, settings.FieldAlertsSound, settings.FieldAlertsNotify,
 }
 
 // ShowSettings handles "GET /settings".
@@ -129,7 +129,7 @@ func (h *Handlers) settingsView(ctx context.Context, c *fiber.Ctx) (views.Settin
 	if err != nil {
 		return views.SettingsView{}, err
 	}
-	list, err := h.settings.Universes(ctx)
+	list, err := h.settings.UniversesFor(ctx, u.ID)
 	if err != nil {
 		return views.SettingsView{}, err
 	}

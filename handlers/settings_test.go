@@ -20,7 +20,8 @@ import (
 // The SPEC's default filters (section 5), verbatim.
 const specDefaultFilters = `{"highlow": {"min_count": 0, "min_volume": 0},
 	"trends":  {"min_strength": "moderate", "direction": "both"},
-	"surges":  {"min_strength": "weak", "trigger": "any", "price_ranges": ["penny","low","mid","high"]}}`
+	"surges":  {"min_strength": "weak", "trigger": "any", "price_ranges": ["penny","low","mid","high"]},
+	"alerts":  {"enabled": false, "sound": true, "notify": true}}`
 
 // unlimited lifts the rate limit for tests that make many requests as one user.
 var unlimited appOption = func(d *appSetup) { d.RateLimit = 1 << 30 }
@@ -87,9 +88,9 @@ func sameJSON(t *testing.T, got, want string) bool {
 	return reflect.DeepEqual(g, w)
 }
 
-// filterValues is the filter form as a browser posts it for f.
+// filterValues is the filter form as a browser posts it for f: ticked boxes only.
 func filterValues(f settings.Filters) url.Values {
-	return url.Values{
+	v := url.Values{
 		settings.FieldMinCount:       {strconv.FormatInt(f.HighLow.MinCount, 10)},
 		settings.FieldMinVolume:      {strconv.FormatInt(f.HighLow.MinVolume, 10)},
 		settings.FieldTrendStrength:  {f.Trends.MinStrength},
@@ -98,6 +99,13 @@ func filterValues(f settings.Filters) url.Values {
 		settings.FieldSurgeTrigger:   {f.Surges.Trigger},
 		settings.FieldPriceRanges:    slices.Clone(f.Surges.PriceRanges),
 	}
+	for field, on := range map[string]bool{settings.FieldAlertsEnabled: f.Alerts.Enabled,
+		settings.FieldAlertsSound: f.Alerts.Sound, settings.FieldAlertsNotify: f.Alerts.Notify} {
+		if on {
+			v.Set(field, "on")
+		}
+	}
+	return v
 }
 
 // shownFilters reads the values the filter form in s shows.
@@ -129,6 +137,16 @@ func shownFilters(t *testing.T, s *goquery.Selection) settings.Filters {
 	f.Surges.MinStrength = one(`select[name="` + settings.FieldSurgeStrength + `"] option[selected]`)
 	f.Surges.Trigger = one(`select[name="` + settings.FieldSurgeTrigger + `"] option[selected]`)
 	f.Surges.PriceRanges = checkedValues(s, settings.FieldPriceRanges)
+	ticked := func(field string) bool {
+		box := s.Find(`input[type=checkbox][name="` + field + `"]`)
+		if box.Length() != 1 {
+			t.Fatalf("%d checkboxes %s, want 1", box.Length(), field)
+		}
+		_, on := box.Attr("checked")
+		return on
+	}
+	f.Alerts = settings.AlertFilters{Enabled: ticked(settings.FieldAlertsEnabled),
+		Sound: ticked(settings.FieldAlertsSound), Notify: ticked(settings.FieldAlertsNotify)}
 	return f
 }
 
@@ -407,11 +425,13 @@ func TestSettingsJSONSaveAndLoad(t *testing.T) {
 		body, want string
 	}{
 		{`{"filter_data":{"trends":{"direction":"up"}}}`,
-			`{"highlow":{"min_count":0,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"any","price_ranges":["penny","low","mid","high"]}}`},
+			`{"highlow":{"min_count":0,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"any","price_ranges":["penny","low","mid","high"]},"alerts":{"enabled":false,"sound":true,"notify":true}}`},
 		{`{"filter_data":{"highlow":{"min_count":2},"surges":{"price_ranges":["high","penny"],"trigger":"price_and_volume"}}}`,
-			`{"highlow":{"min_count":2,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"price_and_volume","price_ranges":["penny","high"]}}`},
+			`{"highlow":{"min_count":2,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"price_and_volume","price_ranges":["penny","high"]},"alerts":{"enabled":false,"sound":true,"notify":true}}`},
+		{`{"filter_data":{"alerts":{"enabled":true,"sound":false}}}`,
+			`{"highlow":{"min_count":2,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"price_and_volume","price_ranges":["penny","high"]},"alerts":{"enabled":true,"sound":false,"notify":true}}`},
 		{`{"filter_data":{}}`,
-			`{"highlow":{"min_count":2,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"price_and_volume","price_ranges":["penny","high"]}}`},
+			`{"highlow":{"min_count":2,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"price_and_volume","price_ranges":["penny","high"]},"alerts":{"enabled":true,"sound":false,"notify":true}}`},
 	}
 	for _, s := range steps {
 		r := c.postJSON("/api/user-filters", s.body)
@@ -426,7 +446,8 @@ func TestSettingsJSONSaveAndLoad(t *testing.T) {
 	// The page shows what the API saved.
 	doc := c.get("/settings").Doc(t)
 	f := shownFilters(t, section(t, doc, "filters"))
-	if f.HighLow.MinCount != 2 || f.Trends.Direction != "up" || !slices.Equal(f.Surges.PriceRanges, []string{"high", "penny"}) {
+	if f.HighLow.MinCount != 2 || f.Trends.Direction != "up" || !slices.Equal(f.Surges.PriceRanges, []string{"high", "penny"}) ||
+		f.Alerts != (settings.AlertFilters{Enabled: true, Notify: true}) {
 		t.Fatalf("page shows %+v", f)
 	}
 	if got := checkedValues(section(t, doc, "universes-market"), "universes"); !slices.Equal(got, []string{"ETF_UNIVERSE", "FINANCIALS_UNIVERSE"}) {

@@ -265,22 +265,26 @@ type SymbolView struct {
 	Events []Event      `json:"events"`
 }
 
-// SymbolView returns a copy of the symbol's session history, or false when the engine does
-// not know the symbol.
-func (e *Engine) SymbolView(symbol string) (SymbolView, bool) {
+// SymbolState returns the symbol's state at its latest tick without its history (cheap
+// enough for a watchlist of 200 symbols), or false when the engine does not know it.
+func (e *Engine) SymbolState(symbol string) (SymbolState, bool) {
 	id, ok := e.tab.get(symbol)
 	if !ok {
-		return SymbolView{}, false
+		return SymbolState{}, false
 	}
-	h, c, s := &e.hot[id], &e.cold[id], &e.hist[id]
-	v := SymbolView{State: SymbolState{Symbol: c.name}, Prices: []PricePoint{}, Events: []Event{}}
+	return e.symbolState(id), true
+}
+
+// symbolState is the state of a known symbol.
+func (e *Engine) symbolState(id SymbolID) SymbolState {
+	h, c := &e.hot[id], &e.cold[id]
 	if h.start == never {
-		return v, true
+		return SymbolState{Symbol: c.name}
 	}
 	mask := uint32(len(h.ring) - 1)
 	last := h.ring[(h.n-1)&mask].p
 	lastMs := h.start + int64(h.lastOff)
-	v.State = SymbolState{
+	return SymbolState{
 		Symbol:       c.name,
 		HasData:      true,
 		Phase:        e.phaseAt(lastMs),
@@ -297,6 +301,21 @@ func (e *Engine) SymbolView(symbol string) (SymbolView, bool) {
 		SessionStart: Millis(h.start),
 		Trend:        e.trendScores(id, h, last),
 	}
+}
+
+// SymbolView returns a copy of the symbol's session history, or false when the engine does
+// not know the symbol.
+func (e *Engine) SymbolView(symbol string) (SymbolView, bool) {
+	id, ok := e.tab.get(symbol)
+	if !ok {
+		return SymbolView{}, false
+	}
+	h, c, s := &e.hot[id], &e.cold[id], &e.hist[id]
+	v := SymbolView{State: e.symbolState(id), Prices: []PricePoint{}, Events: []Event{}}
+	if h.start == never {
+		return v, true
+	}
+	last, lastMs := v.State.Price, int64(v.State.Time)
 	v.Prices = make([]PricePoint, 0, len(s.pts)+1)
 	for _, p := range s.pts {
 		v.Prices = append(v.Prices, PricePoint{Millis(h.start + int64(p.off)), p.price()})

@@ -132,6 +132,16 @@ func TestSymbolView(t *testing.T) {
 	if _, ok := e.SymbolView("NOPE"); ok {
 		t.Fatal("an unknown symbol has a view")
 	}
+	// The state alone, as a watchlist reads it, is the view's state.
+	if got, ok := e.SymbolState("W"); !ok || got != v.State {
+		t.Fatalf("SymbolState(W) = %+v %v, want the view's state", got, ok)
+	}
+	if got, ok := e.SymbolState("IDLE"); !ok || got.HasData || got.Symbol != "IDLE" {
+		t.Fatalf("SymbolState(IDLE) = %+v %v", got, ok)
+	}
+	if _, ok := e.SymbolState("NOPE"); ok {
+		t.Fatal("an unknown symbol has a state")
+	}
 	// JSON: prices as [ms, price] pairs, and back.
 	b, err = json.Marshal(v)
 	if err != nil {

@@ -326,6 +326,23 @@ func (r *Runner) SymbolView(symbol string) (SymbolView, bool) {
 	return r.eng.SymbolView(symbol)
 }
 
+// SymbolStates returns the latest state of each symbol, in order, under one lock: the
+// prices of a watchlist. A symbol the engine does not know comes back with only its name
+// (HasData false).
+func (r *Runner) SymbolStates(symbols []string) []SymbolState {
+	out := make([]SymbolState, len(symbols))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, s := range symbols {
+		st, ok := r.eng.SymbolState(s)
+		if !ok {
+			st = SymbolState{Symbol: s}
+		}
+		out[i] = st
+	}
+	return out
+}
+
 // Drain returns the events since the previous Drain and a Snapshot for summaries, and
 // starts a new batch. The publisher calls it once per emission.
 func (r *Runner) Drain() Batch {

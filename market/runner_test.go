@@ -280,6 +280,11 @@ func TestRunnerAddSymbolsAndView(t *testing.T) {
 	if s := r.Summary([]string{"WLNEW"}); s.Ticks10s == 0 {
 		t.Fatalf("summary %+v", s)
 	}
+	states := r.SymbolStates([]string{"WLNEW", "NEVER"})
+	if len(states) != 2 || !states[0].HasData || states[0].Symbol != "WLNEW" || states[0].Price <= 0 ||
+		states[1] != (SymbolState{Symbol: "NEVER"}) {
+		t.Fatalf("SymbolStates = %+v", states)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -48,6 +48,9 @@ const (
 	FieldSurgeStrength  = "surges.min_strength"
 	FieldSurgeTrigger   = "surges.trigger"
 	FieldPriceRanges    = "surges.price_ranges"
+	FieldAlertsEnabled  = "alerts.enabled"
+	FieldAlertsSound    = "alerts.sound"
+	FieldAlertsNotify   = "alerts.notify"
 	FieldFilterData     = "filter_data"
 	FieldTracker        = "tracker"
 	FieldUniverses      = "universes"
@@ -60,11 +63,22 @@ const MaxFilterInt = 1<<53 - 1
 
 // Filters are one user's event filters, with the JSON shape of SPEC section 5. A Filters
 // that passed Validate (every parser here returns only such values) is safe to compile into
-// a Matcher.
+// a Matcher. Alerts change what the dashboard does with events, not which events the
+// stream carries, so they take no part in matching or in the grouping key.
 type Filters struct {
 	HighLow HighLowFilters `json:"highlow"`
 	Trends  TrendFilters   `json:"trends"`
 	Surges  SurgeFilters   `json:"surges"`
+	Alerts  AlertFilters   `json:"alerts"`
+}
+
+// AlertFilters are the user's opt-in alerts (SPEC section 13): while Enabled, an event on
+// a symbol of one of the user's watchlists that reaches the dashboard plays a sound (when
+// Sound) and shows a desktop notification (when Notify and the browser allows it).
+type AlertFilters struct {
+	Enabled bool `json:"enabled"`
+	Sound   bool `json:"sound"`
+	Notify  bool `json:"notify"`
 }
 
 // HighLowFilters hide highs and lows below a session count or session volume, so a trader
@@ -98,6 +112,7 @@ func DefaultFilters() Filters {
 			Trigger:     TriggerAny,
 			PriceRanges: PriceRangeOptions(),
 		},
+		Alerts: AlertFilters{Enabled: false, Sound: true, Notify: true},
 	}
 }
 
@@ -152,6 +167,12 @@ func FieldLabel(field string) string {
 		return "Surge trigger"
 	case FieldPriceRanges:
 		return "Price ranges"
+	case FieldAlertsEnabled:
+		return "Alerts"
+	case FieldAlertsSound:
+		return "Alert sound"
+	case FieldAlertsNotify:
+		return "Desktop notifications"
 	case FieldTracker:
 		return "Tracker"
 	case FieldUniverses:

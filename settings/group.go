@@ -1,9 +1,13 @@
 package settings
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Selections are a user's universes per tracker, with the JSON shape of
@@ -50,9 +54,16 @@ func sortedSet(in []string) []string {
 // Settings are everything that decides what a user's stream shows: the universes and the
 // filters. Users with equal Settings see the same events, so the publisher works once per
 // distinct Settings (see GroupUsers).
+//
+// A selected "WL:<name>" universe is one of the user's own watchlists, and two users'
+// "WL:Tech" are different lists. So the symbols of every selected watchlist travel with
+// the settings, in Watchlists (universe name → sorted symbols): resolving a selection then
+// needs no user (Service.TrackerSymbols), and the grouping key covers what the lists hold,
+// so users share a group only when their lists hold the same symbols.
 type Settings struct {
-	Selections Selections `json:"selections"`
-	Filters    Filters    `json:"filters"`
+	Selections Selections          `json:"selections"`
+	Filters    Filters             `json:"filters"`
+	Watchlists map[string][]string `json:"watchlists,omitempty"`
 }
 
 // DefaultSettings are a new user's settings.
@@ -62,13 +73,31 @@ func DefaultSettings() Settings {
 
 // Clone returns a deep copy, so a caller may change it without touching a cached value.
 func (s Settings) Clone() Settings {
-	return Settings{Selections: s.Selections.Clone(), Filters: s.Filters.Clone()}
+	return Settings{Selections: s.Selections.Clone(), Filters: s.Filters.Clone(), Watchlists: cloneLists(s.Watchlists)}
 }
 
 // Normalized returns a copy in canonical form: universes sorted and deduplicated, price
-// ranges in canonical order.
+// ranges in canonical order, watchlist symbols sorted and deduplicated.
 func (s Settings) Normalized() Settings {
-	return Settings{Selections: s.Selections.Normalized(), Filters: s.Filters.Normalized()}
+	out := Settings{Selections: s.Selections.Normalized(), Filters: s.Filters.Normalized()}
+	if len(s.Watchlists) > 0 {
+		out.Watchlists = make(map[string][]string, len(s.Watchlists))
+		for name, syms := range s.Watchlists {
+			out.Watchlists[name] = sortedSet(syms)
+		}
+	}
+	return out
+}
+
+func cloneLists(m map[string][]string) map[string][]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string][]string, len(m))
+	for k, v := range m {
+		out[k] = slices.Clone(v)
+	}
+	return out
 }
 
 // Key is a canonical string for s: equal for settings that show the same events however
@@ -96,14 +125,35 @@ func (s Settings) Key() string {
 	b = strconv.AppendQuote(b, n.Filters.Surges.Trigger)
 	b = append(b, "|pr:"...)
 	b = appendList(b, n.Filters.Surges.PriceRanges)
-	return string(b)
+	return string(appendLists(b, n.Watchlists))
 }
 
-// key is the part of Settings.Key that covers the universes: Stats counts distinct ones.
-func (s Selections) key() string {
+// appendLists writes each selected watchlist by name and a digest of its symbols (sorted),
+// so lists of different users with equal names but different symbols never share a key.
+// The digest keeps the key short however long the lists. Nothing is written without lists.
+func appendLists(b []byte, lists map[string][]string) []byte {
+	if len(lists) == 0 {
+		return b
+	}
+	b = append(b, "|wl:"...)
+	for i, name := range slices.Sorted(maps.Keys(lists)) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		sum := sha256.Sum256([]byte(strings.Join(lists[name], ",")))
+		b = strconv.AppendQuote(b, name)
+		b = append(b, '=')
+		b = hex.AppendEncode(b, sum[:16])
+	}
+	return b
+}
+
+// universeKey is the part of Settings.Key that covers the universes, watchlists'
+// contents included: Stats counts distinct ones.
+func (s Settings) universeKey() string {
 	n := s.Normalized()
-	b := append(appendList([]byte("hl:"), n.HighLow), "|mk:"...)
-	return string(appendList(b, n.Market))
+	b := append(appendList([]byte("hl:"), n.Selections.HighLow), "|mk:"...)
+	return string(appendLists(appendList(b, n.Selections.Market), n.Watchlists))
 }
 
 // appendList writes each item quoted, so no item can fake a separator.
@@ -218,5 +268,6 @@ func (s Settings) equal(o Settings) bool {
 		s.Filters.Trends == o.Filters.Trends &&
 		s.Filters.Surges.MinStrength == o.Filters.Surges.MinStrength &&
 		s.Filters.Surges.Trigger == o.Filters.Surges.Trigger &&
-		slices.Equal(s.Filters.Surges.PriceRanges, o.Filters.Surges.PriceRanges)
+		slices.Equal(s.Filters.Surges.PriceRanges, o.Filters.Surges.PriceRanges) &&
+		maps.EqualFunc(s.Watchlists, o.Watchlists, slices.Equal[[]string])
 }

@@ -89,6 +89,13 @@ func mergeFilters(f *Filters, data json.RawMessage) error {
 				"price_ranges": func(v json.RawMessage) error { return jsonRanges(v, &f.Surges.PriceRanges) },
 			})
 		},
+		"alerts": func(raw json.RawMessage) error {
+			return mergeSection(raw, "alerts", map[string]func(json.RawMessage) error{
+				"enabled": func(v json.RawMessage) error { return jsonBool(FieldAlertsEnabled, v, &f.Alerts.Enabled) },
+				"sound":   func(v json.RawMessage) error { return jsonBool(FieldAlertsSound, v, &f.Alerts.Sound) },
+				"notify":  func(v json.RawMessage) error { return jsonBool(FieldAlertsNotify, v, &f.Alerts.Notify) },
+			})
+		},
 	}
 	return mergeSection(data, FieldFilterData, sections)
 }
@@ -172,6 +179,19 @@ func parseWhole(st msgStyle, field, s string) (int64, error) {
 	return n, nil
 }
 
+// jsonBool reads a JSON true or false; anything else (a string "true", 1, null) is a 422.
+func jsonBool(field string, raw json.RawMessage, dst *bool) error {
+	switch string(raw) {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	default:
+		return fieldErr(pathStyle, field, "must be true or false.")
+	}
+	return nil
+}
+
 // jsonEnum reads a JSON string; the caller validates the value afterwards, but a value of
 // another type gets bad, the same message an unknown value would.
 func jsonEnum(field string, raw json.RawMessage, dst *string, bad error) error {
@@ -218,13 +238,15 @@ func jsonRanges(raw json.RawMessage, dst *[]string) error {
 // fields named by the Field* constants, with surges.price_ranges repeated, one per ticked
 // box. It replaces the filters whole: every scalar field must be present exactly once, and
 // missing price_ranges means none were ticked, which is refused like an empty list. An empty
-// number box means 0 ("no minimum"); surrounding spaces are ignored. _csrf is ignored and any
-// other field is a 422, as are the value errors MergeFilterJSON refuses. Messages use the
-// fields' labels ("Trend direction must be ..."), to sit next to the inputs. On error the
-// returned Filters is the zero value.
+// number box means 0 ("no minimum"); surrounding spaces are ignored. The alerts.* fields are
+// checkboxes: present (on, true or 1) means true and absent means false, as a browser sends
+// them. _csrf is ignored and any other field is a 422, as are the value errors
+// MergeFilterJSON refuses. Messages use the fields' labels ("Trend direction must be ..."),
+// to sit next to the inputs. On error the returned Filters is the zero value.
 func FiltersFromForm(values map[string][]string) (Filters, error) {
 	if err := onlyFields(values, FieldMinCount, FieldMinVolume, FieldTrendStrength,
-		FieldTrendDirection, FieldSurgeStrength, FieldSurgeTrigger, FieldPriceRanges); err != nil {
+		FieldTrendDirection, FieldSurgeStrength, FieldSurgeTrigger, FieldPriceRanges,
+		FieldAlertsEnabled, FieldAlertsSound, FieldAlertsNotify); err != nil {
 		return Filters{}, err
 	}
 	var f Filters
@@ -263,11 +285,45 @@ func FiltersFromForm(values map[string][]string) (Filters, error) {
 		ranges = append(ranges, strings.TrimSpace(r))
 	}
 	f.Surges.PriceRanges = ranges
+	for _, it := range []struct {
+		field string
+		dst   *bool
+	}{
+		{FieldAlertsEnabled, &f.Alerts.Enabled},
+		{FieldAlertsSound, &f.Alerts.Sound},
+		{FieldAlertsNotify, &f.Alerts.Notify},
+	} {
+		on, err := formCheckbox(values, it.field)
+		if err != nil {
+			return Filters{}, err
+		}
+		*it.dst = on
+	}
 	f = f.Normalized()
 	if err := f.validate(labelStyle); err != nil {
 		return Filters{}, err
 	}
 	return f, nil
+}
+
+// formCheckbox reads a checkbox: absent is false; present once, "on" (what a browser sends
+// for a box without a value), "true" or "1" is true, and "off", "false", "0" or "" false.
+func formCheckbox(values map[string][]string, field string) (bool, error) {
+	vs := values[field]
+	switch len(vs) {
+	case 0:
+		return false, nil
+	case 1:
+	default:
+		return false, fieldErr(labelStyle, field, "is given more than once.")
+	}
+	switch strings.ToLower(strings.TrimSpace(vs[0])) {
+	case "on", "true", "1":
+		return true, nil
+	case "off", "false", "0", "":
+		return false, nil
+	}
+	return false, fieldErr(labelStyle, field, "must be on or off.")
 }
 
 // ParseSelectionJSON reads the body of POST /api/user/universe-selections,
@@ -391,7 +447,7 @@ func checkSelection(tracker string, universes []string) ([]string, error) {
 		return nil, tickstock.FieldError(FieldUniverses, "Choose at least one universe.")
 	}
 	for _, u := range out {
-		if !validUniverseName(u) {
+		if !validSelectionName(u) {
 			return nil, unknownUniverse(u)
 		}
 	}

@@ -36,7 +36,7 @@ func TestDefaultFiltersJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"highlow":{"min_count":0,"min_volume":0},"trends":{"min_strength":"moderate","direction":"both"},"surges":{"min_strength":"weak","trigger":"any","price_ranges":["penny","low","mid","high"]}}`
+	want := `{"highlow":{"min_count":0,"min_volume":0},"trends":{"min_strength":"moderate","direction":"both"},"surges":{"min_strength":"weak","trigger":"any","price_ranges":["penny","low","mid","high"]},"alerts":{"enabled":false,"sound":true,"notify":true}}`
 	if string(b) != want {
 		t.Fatalf("DefaultFilters JSON =\n%s\nwant\n%s", b, want)
 	}
@@ -85,7 +85,11 @@ func TestMergeFilterJSON(t *testing.T) {
 				HighLow: settings.HighLowFilters{MinCount: 2, MinVolume: 500},
 				Trends:  settings.TrendFilters{MinStrength: "weak", Direction: "down"},
 				Surges:  settings.SurgeFilters{MinStrength: "strong", Trigger: "any", PriceRanges: []string{"mid"}},
+				Alerts:  settings.AlertFilters{Sound: true, Notify: true},
 			}},
+		{"alerts on", `{"filter_data":{"alerts":{"enabled":true}}}`, with(func(f *settings.Filters) { f.Alerts.Enabled = true })},
+		{"alerts silent", `{"filter_data":{"alerts":{"enabled":true,"sound":false,"notify":false}}}`,
+			with(func(f *settings.Filters) { f.Alerts = settings.AlertFilters{Enabled: true} })},
 	}
 	for _, tc := range ok {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,6 +130,12 @@ func TestMergeFilterJSON(t *testing.T) {
 		{"count negative", `{"filter_data":{"highlow":{"min_count":-1}}}`, tickstock.EINVALID, "highlow.min_count"},
 		{"count null", `{"filter_data":{"highlow":{"min_count":null}}}`, tickstock.EINVALID, "highlow.min_count"},
 		{"count bool", `{"filter_data":{"highlow":{"min_count":true}}}`, tickstock.EINVALID, "highlow.min_count"},
+		{"alerts not object", `{"filter_data":{"alerts":true}}`, tickstock.EINVALID, "alerts"},
+		{"alerts unknown key", `{"filter_data":{"alerts":{"email":true}}}`, tickstock.EINVALID, "alerts.email"},
+		{"alerts enabled string", `{"filter_data":{"alerts":{"enabled":"true"}}}`, tickstock.EINVALID, "alerts.enabled"},
+		{"alerts sound number", `{"filter_data":{"alerts":{"sound":1}}}`, tickstock.EINVALID, "alerts.sound"},
+		{"alerts notify null", `{"filter_data":{"alerts":{"notify":null}}}`, tickstock.EINVALID, "alerts.notify"},
+		{"alerts repeated", `{"filter_data":{"alerts":{"enabled":true,"enabled":false}}}`, tickstock.EINVALID, "alerts.enabled"},
 		{"volume negative", `{"filter_data":{"highlow":{"min_volume":-5}}}`, tickstock.EINVALID, "highlow.min_volume"},
 		{"volume huge", `{"filter_data":{"highlow":{"min_volume":99999999999999999999}}}`, tickstock.EINVALID, "highlow.min_volume"},
 		{"volume hugely negative", `{"filter_data":{"highlow":{"min_volume":-99999999999999999999}}}`, tickstock.EINVALID, "highlow.min_volume"},
@@ -232,6 +242,26 @@ func TestFiltersFromForm(t *testing.T) {
 		t.Fatalf("trimmed/empty form values = %+v", got)
 	}
 
+	// Alerts are checkboxes: ticked boxes are sent (as "on"), unticked ones are not.
+	for _, tc := range []struct {
+		set  map[string]string
+		want settings.AlertFilters
+	}{
+		{nil, settings.AlertFilters{}},
+		{map[string]string{"alerts.enabled": "on", "alerts.sound": "on", "alerts.notify": "on"}, settings.AlertFilters{Enabled: true, Sound: true, Notify: true}},
+		{map[string]string{"alerts.enabled": "true", "alerts.notify": "1"}, settings.AlertFilters{Enabled: true, Notify: true}},
+		{map[string]string{"alerts.enabled": "off", "alerts.sound": " ON "}, settings.AlertFilters{Sound: true}},
+	} {
+		v := mustValidForm()
+		for k, x := range tc.set {
+			v.Set(k, x)
+		}
+		got, err := settings.FiltersFromForm(v)
+		if err != nil || got.Alerts != tc.want {
+			t.Errorf("alerts from %v = %+v (%v), want %+v", tc.set, got.Alerts, err, tc.want)
+		}
+	}
+
 	bad := []struct {
 		name  string
 		mod   func(url.Values)
@@ -253,6 +283,9 @@ func TestFiltersFromForm(t *testing.T) {
 		{"bad trigger", func(v url.Values) { v.Set("surges.trigger", "volume") }, "surges.trigger"},
 		{"no ranges ticked", func(v url.Values) { v.Del("surges.price_ranges") }, "surges.price_ranges"},
 		{"unknown range", func(v url.Values) { v.Add("surges.price_ranges", "giant") }, "surges.price_ranges"},
+		{"alerts twice", func(v url.Values) { v["alerts.enabled"] = []string{"on", "on"} }, "alerts.enabled"},
+		{"alerts odd value", func(v url.Values) { v.Set("alerts.sound", "loud") }, "alerts.sound"},
+		{"unknown alerts field", func(v url.Values) { v.Set("alerts.email", "on") }, "alerts.email"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {

@@ -164,21 +164,18 @@ func (s *Service) Get(ctx context.Context, userID int64) (UserSettings, error) {
 	}
 	s.misses.Add(1)
 	tokens := s.beginLoads([]int64{userID})
-	var rows []db.LoadUserSettingsRow
+	var loaded map[int64]Settings
 	err := db.ReadUser(ctx, s.pool, userID, func(q *db.Queries) error {
 		var err error
-		rows, err = q.LoadUserSettings(ctx, []int64{userID})
+		loaded, err = s.readSettings(ctx, q, []int64{userID})
 		return err
 	})
 	if err != nil {
 		s.endLoads(tokens)
 		return UserSettings{}, fmt.Errorf("settings: load settings of one user: %w", err)
 	}
-	st := DefaultSettings()
-	if len(rows) == 1 && rows[0].UserID == userID {
-		st = s.fromRow(rows[0])
-	}
-	s.store(map[int64]Settings{userID: st}, tokens)
+	st := loaded[userID]
+	s.store(loaded, tokens)
 	return UserSettings{UserID: userID, Settings: st.Clone()}, nil
 }
 
@@ -213,24 +210,15 @@ func (s *Service) LoadMany(ctx context.Context, userIDs []int64) (map[int64]User
 	}
 
 	tokens := s.beginLoads(missing)
-	var rows []db.LoadUserSettingsRow
+	var loaded map[int64]Settings
 	err := db.ReadSystem(ctx, s.pool, func(q *db.Queries) error {
 		var err error
-		rows, err = q.LoadUserSettings(ctx, missing)
+		loaded, err = s.readSettings(ctx, q, missing)
 		return err
 	})
 	if err != nil {
 		s.endLoads(tokens)
 		return nil, fmt.Errorf("settings: load settings of %d users: %w", len(missing), err)
-	}
-	loaded := make(map[int64]Settings, len(missing))
-	for _, id := range missing {
-		loaded[id] = DefaultSettings()
-	}
-	for _, r := range rows {
-		if _, asked := loaded[r.UserID]; asked {
-			loaded[r.UserID] = s.fromRow(r)
-		}
 	}
 	s.store(loaded, tokens)
 	for id, st := range loaded {
@@ -350,23 +338,50 @@ func (s *Service) saveSelection(ctx context.Context, userID int64, tracker strin
 	}
 	var sel Selections
 	err = tx(ctx, func(q *db.Queries) error {
-		existing, err := q.ExistingUniverses(ctx, list)
+		var shared, listNames []string
+		for _, u := range list {
+			if name, ok := strings.CutPrefix(u, WatchlistPrefix); ok {
+				listNames = append(listNames, name)
+			} else {
+				shared = append(shared, u)
+			}
+		}
+		existing, err := q.ExistingUniverses(ctx, shared)
 		if err != nil {
 			return fmt.Errorf("check universes: %w", err)
+		}
+		// Only the user's own lists: row-level security hides everyone else's, so another
+		// user's "WL:Tech" is as unknown as a universe that does not exist.
+		lists, err := q.WatchlistsByName(ctx, db.WatchlistsByNameParams{UserID: userID, Names: listNames})
+		if err != nil {
+			return fmt.Errorf("check watchlists: %w", err)
+		}
+		listIDs := make([]int64, len(lists))
+		for i, l := range lists {
+			existing = append(existing, WatchlistPrefix+l.Name)
+			listIDs[i] = l.ID
 		}
 		if list, err = ValidateSelection(tracker, list, existing); err != nil {
 			return err
 		}
 		var before Selections
 		if rec != nil {
-			if before, err = readSelections(ctx, q, userID); err != nil {
-				return err
+			prev, err := s.readSettings(ctx, q, []int64{userID})
+			if err != nil {
+				return fmt.Errorf("read selections: %w", err)
 			}
+			before = prev[userID].Selections
 		}
 		if _, err := q.DeleteUserSelection(ctx, db.DeleteUserSelectionParams{UserID: userID, Tracker: tracker}); err != nil {
 			return fmt.Errorf("clear selection: %w", err)
 		}
-		_, err = q.InsertUserSelection(ctx, db.InsertUserSelectionParams{UserID: userID, Tracker: tracker, Universes: list})
+		if _, err := q.DeleteUserWatchlistSelection(ctx, db.DeleteUserWatchlistSelectionParams{UserID: userID, Tracker: tracker}); err != nil {
+			return fmt.Errorf("clear watchlist selection: %w", err)
+		}
+		_, err = q.InsertUserSelection(ctx, db.InsertUserSelectionParams{UserID: userID, Tracker: tracker, Universes: shared})
+		if err == nil {
+			_, err = q.InsertUserWatchlistSelection(ctx, db.InsertUserWatchlistSelectionParams{UserID: userID, Tracker: tracker, WatchlistIds: listIDs})
+		}
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation: deleted meanwhile
 			return tickstock.FieldError(FieldUniverses, "One of the chosen universes no longer exists. Please reload and choose again.")
@@ -374,9 +389,11 @@ func (s *Service) saveSelection(ctx context.Context, userID int64, tracker strin
 		if err != nil {
 			return fmt.Errorf("store selection: %w", err)
 		}
-		if sel, err = readSelections(ctx, q, userID); err != nil {
-			return err
+		loaded, err := s.readSettings(ctx, q, []int64{userID})
+		if err != nil {
+			return fmt.Errorf("read back selections: %w", err)
 		}
+		sel = loaded[userID].Selections
 		if rec != nil {
 			return rec(ctx, q, before, sel)
 		}
@@ -387,18 +404,6 @@ func (s *Service) saveSelection(ctx context.Context, userID int64, tracker strin
 	}
 	s.changed(ctx, userID)
 	return sel, nil
-}
-
-// readSelections reads a user's selections for both trackers inside a transaction.
-func readSelections(ctx context.Context, q *db.Queries, userID int64) (Selections, error) {
-	rows, err := q.LoadUserSettings(ctx, []int64{userID})
-	if err != nil {
-		return Selections{}, fmt.Errorf("read selections: %w", err)
-	}
-	if len(rows) == 1 {
-		return selectionsFromRow(rows[0]), nil
-	}
-	return DefaultSelections(), nil
 }
 
 // Invalidate drops a user's cached settings, so the next read (and so the next emission)
@@ -483,26 +488,72 @@ func (s *Service) store(loaded map[int64]Settings, tokens map[int64]uint64) {
 		s.users[id] = &entry{
 			settings:   st.Clone(),
 			expires:    now.Add(s.ttl),
-			selKey:     st.Selections.key(),
+			selKey:     st.universeKey(),
 			nonDefault: st.Filters.nonDefaultFields(),
 		}
 	}
 }
 
-// fromRow turns a LoadUserSettings row into settings, defaults filling what is not stored.
-func (s *Service) fromRow(r db.LoadUserSettingsRow) Settings {
-	return Settings{Selections: selectionsFromRow(r), Filters: s.decodeFilters(r.UserID, r.Filters)}
+// readSettings reads the stored settings of ids in q's transaction: both trackers'
+// universes (shared and watchlist ones), the filters, and the symbols of every selected
+// watchlist. Every id gets an entry; one with nothing stored gets DefaultSettings.
+func (s *Service) readSettings(ctx context.Context, q *db.Queries, ids []int64) (map[int64]Settings, error) {
+	rows, err := q.LoadUserSettings(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	lists, err := q.LoadWatchlistSelections(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byUser := make(map[int64][]db.LoadWatchlistSelectionsRow)
+	for _, l := range lists {
+		byUser[l.UserID] = append(byUser[l.UserID], l)
+	}
+	out := make(map[int64]Settings, len(ids))
+	for _, id := range ids {
+		out[id] = DefaultSettings()
+	}
+	for _, r := range rows {
+		if _, asked := out[r.UserID]; !asked {
+			continue
+		}
+		st := Settings{Filters: s.decodeFilters(r.UserID, r.Filters)}
+		st.Selections, st.Watchlists = selectionsOf(r, byUser[r.UserID])
+		out[r.UserID] = st
+	}
+	return out, nil
 }
 
-func selectionsFromRow(r db.LoadUserSettingsRow) Selections {
+// selectionsOf joins a user's shared universes and watchlist universes per tracker; a
+// tracker with neither uses the default. The second result maps each selected list's
+// universe name to its symbols (nil when no list is selected).
+func selectionsOf(r db.LoadUserSettingsRow, lists []db.LoadWatchlistSelectionsRow) (Selections, map[string][]string) {
+	hl, mk := slices.Clone(r.Highlow), slices.Clone(r.Market)
+	var syms map[string][]string
+	for _, l := range lists {
+		name := WatchlistPrefix + l.Name
+		switch l.Tracker {
+		case TrackerHighLow:
+			hl = append(hl, name)
+		case TrackerMarket:
+			mk = append(mk, name)
+		default:
+			continue
+		}
+		if syms == nil {
+			syms = make(map[string][]string)
+		}
+		syms[name] = l.Symbols
+	}
 	sel := DefaultSelections()
-	if len(r.Highlow) > 0 {
-		sel.HighLow = sortedSet(r.Highlow)
+	if len(hl) > 0 {
+		sel.HighLow = sortedSet(hl)
 	}
-	if len(r.Market) > 0 {
-		sel.Market = sortedSet(r.Market)
+	if len(mk) > 0 {
+		sel.Market = sortedSet(mk)
 	}
-	return sel
+	return sel, syms
 }
 
 // decodeFilters reads a stored filters row the way the API reads a body, over the
@@ -583,10 +634,31 @@ func (s *Service) SymbolSet(ctx context.Context, universes []string) (SymbolSet,
 	return set, nil
 }
 
+// TrackerSymbols resolves the universes one tracker of st selects to their symbols: shared
+// universes through SymbolSet (cached), and "WL:" universes from the watchlist symbols st
+// carries (see Settings). It needs no user, so it serves a whole settings group.
+func (s *Service) TrackerSymbols(ctx context.Context, st Settings, tracker string) (SymbolSet, error) {
+	names := st.Selections.For(tracker)
+	shared := make([]string, 0, len(names))
+	var lists [][]string
+	for _, n := range names {
+		if IsWatchlistUniverse(n) {
+			lists = append(lists, st.Watchlists[n])
+		} else {
+			shared = append(shared, n)
+		}
+	}
+	set, err := s.SymbolSet(ctx, shared)
+	if err != nil || len(lists) == 0 {
+		return set, err
+	}
+	return NewSymbolSet(append(lists, set.Symbols())...), nil
+}
+
 // Matcher compiles st's filters against the symbols of its highlow universes: what the
 // publisher needs per settings group.
 func (s *Service) Matcher(ctx context.Context, st Settings) (*Matcher, error) {
-	set, err := s.SymbolSet(ctx, st.Selections.HighLow)
+	set, err := s.TrackerSymbols(ctx, st, TrackerHighLow)
 	if err != nil {
 		return nil, err
 	}

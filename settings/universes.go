@@ -28,7 +28,6 @@ const (
 	MaxUniverseNameLen    = 64
 	MaxUniverseDescLen    = 300
 	MaxUniverseSymbols    = 5000
-	WatchlistPrefix       = "WL:" // names of users' watchlists offered as universes (SPEC section 13)
 	universeSymbolExample = "one per line, or separated by commas"
 )
 

@@ -1,8 +1,8 @@
-// Package static holds the CSS, the small scripts and the vendored htmx files, embedded in
-// the binary so the app runs from one file. static/vendor is not committed: the set-up step
-// (cmd/setup, run by `go tool task run`, `test`, `build` and `setup`) downloads the npm
-// tarballs that package-lock.json pins, checks their integrity and copies htmx out of them.
-// Its manifest is a dot file, which go:embed leaves out.
+// Package static holds the CSS, the small scripts, the alert sound and the vendored htmx
+// files, embedded in the binary so the app runs from one file. static/vendor is not
+// committed: the set-up step (cmd/setup, run by `go tool task run`, `test`, `build` and
+// `setup`) downloads the npm tarballs that package-lock.json pins, checks their integrity
+// and copies htmx out of them. Its manifest is a dot file, which go:embed leaves out.
 package static
 
 import (
@@ -15,7 +15,7 @@ import (
 var files embed.FS
 
 // servedDirs are the only folders exposed under /static; this file's own source is not.
-var servedDirs = []string{"css/", "js/", "vendor/"}
+var servedDirs = []string{"css/", "js/", "sounds/", "vendor/"}
 
 // FS is what /static serves.
 var FS fs.FS = filtered{files}

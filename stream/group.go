@@ -173,7 +173,7 @@ func (p *Publisher) build(ctx context.Context, st settings.Settings, gen uint64)
 	if err != nil {
 		return nil, fmt.Errorf("build matcher: %w", err)
 	}
-	set, err := p.cfg.Settings.SymbolSet(ctx, st.Selections.Market)
+	set, err := p.cfg.Settings.TrackerSymbols(ctx, st, settings.TrackerMarket)
 	if err != nil {
 		return nil, fmt.Errorf("resolve market universes: %w", err)
 	}

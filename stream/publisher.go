@@ -18,7 +18,9 @@ type Settings interface {
 	Get(ctx context.Context, userID int64) (settings.UserSettings, error)
 	LoadMany(ctx context.Context, userIDs []int64) (map[int64]settings.UserSettings, error)
 	Matcher(ctx context.Context, st settings.Settings) (*settings.Matcher, error)
-	SymbolSet(ctx context.Context, universes []string) (settings.SymbolSet, error)
+	// TrackerSymbols resolves one tracker's universes, a user's own watchlists
+	// ("WL:<name>") included, to their symbols.
+	TrackerSymbols(ctx context.Context, st settings.Settings, tracker string) (settings.SymbolSet, error)
 }
 
 // Config configures a Publisher. Zero values take the defaults named on each field.

@@ -40,6 +40,10 @@ func (m *memSettings) SymbolSet(_ context.Context, universes []string) (settings
 	return settings.NewSymbolSet(lists...), nil
 }
 
+func (m *memSettings) TrackerSymbols(ctx context.Context, st settings.Settings, tracker string) (settings.SymbolSet, error) {
+	return m.SymbolSet(ctx, st.Selections.For(tracker))
+}
+
 func (m *memSettings) Matcher(ctx context.Context, st settings.Settings) (*settings.Matcher, error) {
 	set, _ := m.SymbolSet(ctx, st.Selections.HighLow)
 	return settings.NewMatcher(st.Filters, set)
@@ -171,7 +175,7 @@ func TestPublisherJSONMatchesEmissionType(t *testing.T) {
 	}
 	n := len(em.Highs) + len(em.Lows) + len(em.Trending.Up) + len(em.Trending.Down) + len(em.Surging.Up) + len(em.Surging.Down)
 	us := p.cfg.Settings.(*memSettings).users[1]
-	set, _ := p.cfg.Settings.SymbolSet(context.Background(), us.Selections.HighLow)
+	set, _ := p.cfg.Settings.TrackerSymbols(context.Background(), us.Settings, settings.TrackerHighLow)
 	want := 0
 	for _, e := range events {
 		if settings.Shows(e, us.Filters, set) {

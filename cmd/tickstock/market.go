@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/tickstock/tickstock/bus"
@@ -12,8 +13,8 @@ import (
 	"github.com/tickstock/tickstock/settings"
 )
 
-// newRunner builds the configured feed over every universe symbol, and the runner that
-// drives it through the engine.
+// newRunner builds the configured feed over every universe symbol and every symbol of
+// anyone's watchlist, and the runner that drives it through the engine.
 func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, logger *slog.Logger) (*market.Runner, error) {
 	infos, err := svc.Universes(ctx)
 	if err != nil {
@@ -27,7 +28,11 @@ func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, lo
 	if err != nil {
 		return nil, fmt.Errorf("load universe symbols: %w", err)
 	}
-	symbols := set.Symbols()
+	listed, err := svc.WatchlistSymbols(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load watchlist symbols: %w", err)
+	}
+	symbols := market.UnionSymbols(set.Symbols(), listed)
 
 	var feed market.Feed
 	switch cfg.Feed {
@@ -55,7 +60,8 @@ func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, lo
 	if err != nil {
 		return nil, fmt.Errorf("TICKSTOCK_FEED=%s: %w", cfg.Feed, err)
 	}
-	logger.Info("market feed ready", "feed", cfg.Feed, "symbols", len(symbols), "universes", len(names))
+	logger.Info("market feed ready", "feed", cfg.Feed, "symbols", len(symbols), "universes", len(names),
+		"watchlist_symbols", len(listed))
 	return market.NewRunner(market.RunnerConfig{Feed: feed, Symbols: symbols, Source: string(cfg.Feed), Logger: logger})
 }
 
@@ -79,4 +85,52 @@ func followUniverses(b bus.Bus, svc *settings.Service, runner *market.Runner, lo
 			}
 		}()
 	})
+}
+
+// growFeed subscribes to bus.SymbolsAdded (a watchlist gained symbols) at once and returns
+// the loop that adds those symbols to the runner's engine and feed until ctx ends: the
+// simulator starts ticking them and the Polygon feed subscribes to them, without a
+// restart. The bus handler only queues them (handlers must not block; a Polygon subscribe
+// writes to the network); the loop adds them in order. With several instances the message
+// reaches every one; an instance whose runner does not run the feed registers them with its engine only, which is
+// harmless, and the instance that holds the feed subscribes to them.
+func growFeed(b bus.Bus, runner *market.Runner, logger *slog.Logger) func(ctx context.Context) {
+	var mu sync.Mutex
+	var pending []string
+	wake := make(chan struct{}, 1)
+	b.Subscribe(func(m bus.Message) {
+		added, ok := m.(bus.SymbolsAdded)
+		if !ok || len(added.Symbols) == 0 {
+			return
+		}
+		mu.Lock()
+		pending = append(pending, added.Symbols...)
+		mu.Unlock()
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	return func(ctx context.Context) {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+			}
+			mu.Lock()
+			batch := pending
+			pending = nil
+			mu.Unlock()
+			valid := batch[:0]
+			for _, s := range batch {
+				if market.ValidSymbol(s) {
+					valid = append(valid, s)
+				}
+			}
+			if _, err := runner.AddSymbols(valid); err != nil {
+				logger.Warn("market: could not add watchlist symbols to the feed", "symbols", len(valid), "err", err)
+			}
+		}
+	}
 }

@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -71,46 +68,6 @@ next:
 		}
 	}
 	return 0
-}
-
-// webClient is a cookie-keeping client that remembers the CSRF token.
-type webClient struct {
-	t    *testing.T
-	base string
-	hc   *http.Client
-	csrf string
-}
-
-func newWebClient(t *testing.T, base string) *webClient {
-	jar, _ := cookiejar.New(nil)
-	return &webClient{t: t, base: base, hc: &http.Client{Jar: jar, Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-func (c *webClient) do(method, path string, form url.Values) (int, string) {
-	c.t.Helper()
-	var body io.Reader
-	if form != nil {
-		form.Set("_csrf", c.csrf)
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, c.base+path, body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if tok := resp.Header.Get("X-CSRF-Token"); tok != "" {
-		c.csrf = tok
-	}
-	return resp.StatusCode, string(b)
 }
 
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {

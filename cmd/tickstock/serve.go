@@ -121,16 +121,18 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 		Hub: hub, Settings: svc, Feed: runner, Publisher: publisher, Auth: audit, HTTP: httpStats,
 	})
 
+	grow := growFeed(b, runner, logger) // subscribed now: no added symbol is missed
 	// The market and the publisher run until shutdown begins.
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		_ = runner.Run(work) // a stop is logged at ERROR by the runner and turns /readyz to 503
 	}()
 	go func() { defer wg.Done(); publisher.Run(work) }() //nolint:errcheck
 	go func() { defer wg.Done(); collector.Run(work.Done()) }()
+	go func() { defer wg.Done(); grow(work) }()
 	defer func() {
 		stopWork()
 		wctx, cancel := phase(shutdownWork)
@@ -159,7 +161,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 		Checks: checks, Bus: b, Logger: logger, Sessions: sessions, Counter: counter,
 		Accounts: auth.NewAccounts(d.pool, sessions), Resets: resets, Audit: audit, RateLimit: cfg.RateLimit,
 		SignupOpen: cfg.SignupOpen, CookieSecure: cfg.CookieSecure, TrustedProxies: cfg.TrustedProxies,
-		Settings: svc, Hub: hub, Publisher: publisher, Market: runner, Credentials: credentialSvc,
+		Settings: svc, Hub: hub, Publisher: publisher, Market: runner, Symbols: runner, Credentials: credentialSvc,
 		AdminAudit: adminaudit.New(d.pool), Metrics: collector, HTTPStats: httpStats,
 	})
 	app := h.NewApp()
