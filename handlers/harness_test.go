@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ type testApp struct {
 	h    *Handlers
 	pool *pgxpool.Pool
 	deps Deps
+	stop func() // shuts the app down now, as a restart would (also run at cleanup)
 }
 
 // emit publishes one batch now, as the publisher's ticker would.
@@ -49,6 +51,15 @@ func (noSource) Next() stream.Batch { return stream.Batch{} }
 type appSetup struct {
 	Deps
 	pool *pgxpool.Pool
+	addr string                          // listen address; "" is any free port
+	wrap func(net.Listener) net.Listener // wraps the listener (nil: as is)
+}
+
+// withListener starts the app on addr ("" for any free port), its listener wrapped by wrap
+// (nil for none): a restart test starts a second app where the first one was, a test that
+// counts requests wraps the listener.
+func withListener(addr string, wrap func(net.Listener) net.Listener) appOption {
+	return func(d *appSetup) { d.addr, d.wrap = addr, wrap }
 }
 
 // appOption adjusts the setup before the app is built.
@@ -107,17 +118,29 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 	go d.Audit.Run(ctx)
 	h := New(d.Deps)
 	app := h.NewApp()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := d.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	url := "http://" + ln.Addr().String()
+	if d.wrap != nil {
+		ln = d.wrap(ln)
+	}
 	go app.Listener(ln) //nolint:errcheck
-	tb.Cleanup(func() {
-		cancel()
-		d.Hub.Shutdown()
-		_ = app.ShutdownWithTimeout(5 * time.Second)
-	})
-	return &testApp{URL: "http://" + ln.Addr().String(), h: h, pool: pool, deps: d.Deps}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			d.Hub.Shutdown()
+			_ = app.ShutdownWithTimeout(5 * time.Second)
+		})
+	}
+	tb.Cleanup(stop)
+	return &testApp{URL: url, h: h, pool: pool, deps: d.Deps, stop: stop}
 }
 
 // MustUser creates an account and returns it with its password.

@@ -8,6 +8,7 @@ import (
 func (h *Handlers) Routes(app *fiber.App) {
 	app.Get("/healthz", h.Healthz)
 	app.Get("/readyz", h.Readyz)
+	app.Get("/favicon.ico", h.ShowFavicon)
 
 	// Everything below counts against the rate limit and carries a session, in this order:
 	// the limit first, before any database query or session write (see middleware.go).

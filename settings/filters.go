@@ -48,6 +48,7 @@ const (
 	FieldSurgeStrength  = "surges.min_strength"
 	FieldSurgeTrigger   = "surges.trigger"
 	FieldPriceRanges    = "surges.price_ranges"
+	FieldOneRow         = "display.one_row_per_symbol"
 	FieldFilterData     = "filter_data"
 	FieldTracker        = "tracker"
 	FieldUniverses      = "universes"
@@ -65,6 +66,7 @@ type Filters struct {
 	HighLow HighLowFilters `json:"highlow"`
 	Trends  TrendFilters   `json:"trends"`
 	Surges  SurgeFilters   `json:"surges"`
+	Display Display        `json:"display"`
 }
 
 // HighLowFilters hide highs and lows below a session count or session volume, so a trader
@@ -85,6 +87,15 @@ type SurgeFilters struct {
 	MinStrength string   `json:"min_strength"` // weak, moderate or strong: at least this
 	Trigger     string   `json:"trigger"`      // any, or only price_and_volume surges
 	PriceRanges []string `json:"price_ranges"` // penny, low, mid, high; never empty
+}
+
+// Display is how the dashboard lays out the events it gets (SPEC section 13). It changes
+// what the page does, not which events the stream carries, so it is no part of the
+// settings group key: users who differ only here share one rendering.
+type Display struct {
+	// OneRowPerSymbol makes the newest event replace that symbol's row in a panel, with a
+	// repeat count, so a few busy symbols cannot fill a panel.
+	OneRowPerSymbol bool `json:"one_row_per_symbol"`
 }
 
 // DefaultFilters are the filters of a user who never saved any (SPEC section 5): every high
@@ -152,6 +163,8 @@ func FieldLabel(field string) string {
 		return "Surge trigger"
 	case FieldPriceRanges:
 		return "Price ranges"
+	case FieldOneRow:
+		return "One row per symbol"
 	case FieldTracker:
 		return "Tracker"
 	case FieldUniverses:

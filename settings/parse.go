@@ -89,6 +89,11 @@ func mergeFilters(f *Filters, data json.RawMessage) error {
 				"price_ranges": func(v json.RawMessage) error { return jsonRanges(v, &f.Surges.PriceRanges) },
 			})
 		},
+		"display": func(raw json.RawMessage) error {
+			return mergeSection(raw, "display", map[string]func(json.RawMessage) error{
+				"one_row_per_symbol": func(v json.RawMessage) error { return jsonBool(FieldOneRow, v, &f.Display.OneRowPerSymbol) },
+			})
+		},
 	}
 	return mergeSection(data, FieldFilterData, sections)
 }
@@ -172,6 +177,19 @@ func parseWhole(st msgStyle, field, s string) (int64, error) {
 	return n, nil
 }
 
+// jsonBool reads a JSON true or false; anything else (a string "true", 1, null) is a 422.
+func jsonBool(field string, raw json.RawMessage, dst *bool) error {
+	switch string(raw) {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	default:
+		return fieldErr(pathStyle, field, "must be true or false.")
+	}
+	return nil
+}
+
 // jsonEnum reads a JSON string; the caller validates the value afterwards, but a value of
 // another type gets bad, the same message an unknown value would.
 func jsonEnum(field string, raw json.RawMessage, dst *string, bad error) error {
@@ -219,15 +237,30 @@ func jsonRanges(raw json.RawMessage, dst *[]string) error {
 // box. It replaces the filters whole: every scalar field must be present exactly once, and
 // missing price_ranges means none were ticked, which is refused like an empty list. An empty
 // number box means 0 ("no minimum"); surrounding spaces are ignored. _csrf is ignored and any
-// other field is a 422, as are the value errors MergeFilterJSON refuses. Messages use the
+// other field is a 422, as are the value errors MergeFilterJSON refuses. The display
+// checkbox (display.one_row_per_symbol) is on when sent as "true" or "on", off when absent;
+// any other value is a 422. Messages use the
 // fields' labels ("Trend direction must be ..."), to sit next to the inputs. On error the
 // returned Filters is the zero value.
 func FiltersFromForm(values map[string][]string) (Filters, error) {
 	if err := onlyFields(values, FieldMinCount, FieldMinVolume, FieldTrendStrength,
-		FieldTrendDirection, FieldSurgeStrength, FieldSurgeTrigger, FieldPriceRanges); err != nil {
+		FieldTrendDirection, FieldSurgeStrength, FieldSurgeTrigger, FieldPriceRanges, FieldOneRow); err != nil {
 		return Filters{}, err
 	}
 	var f Filters
+	if _, ok := values[FieldOneRow]; ok {
+		s, err := formOne(values, FieldOneRow)
+		if err != nil {
+			return Filters{}, err
+		}
+		switch s {
+		case "true", "on":
+			f.Display.OneRowPerSymbol = true
+		case "false", "":
+		default:
+			return Filters{}, fieldErr(labelStyle, FieldOneRow, "must be on or off.")
+		}
+	}
 	for _, it := range []struct {
 		field string
 		dst   *int64
