@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"github.com/tickstock/tickstock/bus"
+	"github.com/tickstock/tickstock/internal/faultproxy"
 	"github.com/tickstock/tickstock/internal/testenv"
 	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/settings"
@@ -648,5 +650,129 @@ func TestLoginEndedNotice(t *testing.T) {
 	}
 	if r := c.get("/static/img/favicon.svg"); r.StatusCode != http.StatusOK {
 		t.Fatalf("/static/img/favicon.svg: %d", r.StatusCode)
+	}
+}
+
+// TestBrowserOutageShowsAge: while the server cannot be reached the panels dim and the
+// status says how old the data is, counting up; the change is announced once, not every
+// second. When the server is back the stream resumes where it left off.
+func TestBrowserOutageShowsAge(t *testing.T) {
+	app := MustApp(t)
+	proxy := faultproxy.MustStart(t, strings.TrimPrefix(app.URL, "http://"))
+	via := &testApp{URL: "http://" + proxy.Addr()}
+	_, pw := app.MustUser(t, "outage@example.com", "outage")
+	ctx := MustBrowser(t)
+	browserLogin(t, ctx, via, "outage@example.com", pw)
+	waitJS(t, ctx, "the stream to open", liveJS)
+	chunks := sampleChunks(t, 2)
+	app.emit(t, chunks[0]...)
+	waitJS(t, ctx, "rows", rowsJS+" > 0")
+	n := evalIn[int](t, ctx, rowsJS)
+
+	proxy.Down()
+	age := `/^Reconnecting… last update \d\d:\d\d:\d\d ET \((\d+) s ago\)$/`
+	waitJS(t, ctx, "the outage to show", age+`.test(document.getElementById("conn-status").textContent)`)
+	first := evalIn[string](t, ctx, `document.getElementById("conn-status").textContent`)
+	time.Sleep(2100 * time.Millisecond)
+	state := evalIn[map[string]any](t, ctx, `({
+		text: document.getElementById("conn-status").textContent,
+		said: document.getElementById("conn-announce").textContent,
+		opacity: getComputedStyle(document.querySelector(".panels")).opacity,
+	})`)
+	secs := func(s string) (n int) { fmt.Sscanf(s[strings.LastIndex(s, "(")+1:], "%d", &n); return n }
+	if secs(state["text"].(string)) < secs(first)+2 {
+		t.Fatalf("the age does not count up: %q then %q", first, state["text"])
+	}
+	if state["said"] != "Live updates lost. Reconnecting." {
+		t.Fatalf("announced %q", state["said"])
+	}
+	if state["opacity"] == "1" {
+		t.Fatal("the panels do not dim while the stream is down")
+	}
+	saveScreenshot(t, ctx, "dashboard-reconnecting")
+
+	app.emit(t, chunks[1]...) // missed while away
+	proxy.Up()
+	waitJS(t, ctx, "the stream to come back", liveJS)
+	waitJS(t, ctx, "the missed rows", rowsJS+fmt.Sprintf(" > %d", n))
+	if said := evalIn[string](t, ctx, `document.getElementById("conn-announce").textContent`); said != "Live updates are back." {
+		t.Fatalf("announced %q", said)
+	}
+	if m := app.deps.Publisher.Metrics(); m.Resumes < 1 || m.Resets != 0 {
+		t.Fatalf("%d resumes, %d resets", m.Resumes, m.Resets)
+	}
+}
+
+// TestBrowserWithoutWebLocks: a browser without the Web Locks API streams in each tab on
+// its own, and still works.
+func TestBrowserWithoutWebLocks(t *testing.T) {
+	app := MustApp(t)
+	_, pw := app.MustUser(t, "nolocks@example.com", "nolocks")
+	ctx := MustBrowser(t)
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `Object.defineProperty(Navigator.prototype, "locks", {get: () => undefined});`,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	browserLogin(t, ctx, app, "nolocks@example.com", pw)
+	waitJS(t, ctx, "the stream to open", liveJS)
+	if role := evalIn[string](t, ctx, `document.documentElement.dataset.streamRole`); role != "direct" {
+		t.Fatalf("role %q without Web Locks, want direct", role)
+	}
+	app.emit(t, sampleChunks(t, 2)[0]...)
+	waitJS(t, ctx, "rows", rowsJS+" > 0")
+}
+
+// TestBrowserLayoutAndKeyboard: wide screens get three columns of panels; the first Tab
+// reaches the skip link, which leads to the main content; panels collapse and stay so
+// after a reload; the compact density sticks; the page logs nothing to the console.
+func TestBrowserLayoutAndKeyboard(t *testing.T) {
+	app := MustApp(t)
+	_, pw := app.MustUser(t, "wide@example.com", "widetrader")
+	ctx := MustBrowser(t)
+	problems := consoleProblems(ctx)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(2560, 1300)); err != nil {
+		t.Fatal(err)
+	}
+	browserLogin(t, ctx, app, "wide@example.com", pw)
+	waitJS(t, ctx, "the stream to open", liveJS)
+	app.emit(t, testenv.MustSampleEvents(t)...)
+	waitJS(t, ctx, "rows", rowsJS+" > 0")
+	if cols := evalIn[int](t, ctx, `getComputedStyle(document.querySelector(".panels")).gridTemplateColumns.split(" ").length`); cols != 3 {
+		t.Fatalf("%d columns of panels at 2560 px, want 3", cols)
+	}
+	if used := evalIn[float64](t, ctx, `document.querySelector(".panels").getBoundingClientRect().width / innerWidth`); used < 0.9 {
+		t.Fatalf("the panels use %.0f%% of a 2560 px screen", used*100)
+	}
+	saveScreenshot(t, ctx, "desktop-wide")
+
+	err := chromedp.Do(ctx,
+		chromedp.KeyEvent("\t"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := evalIn[string](t, ctx, `document.activeElement.dataset.testid || document.activeElement.tagName`); got != "skip-link" {
+		t.Fatalf("the first Tab reaches %q, not the skip link", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "main to take the focus", `document.activeElement.id === "main"`)
+
+	// Collapse the lows, go compact; both survive a reload.
+	if err := chromedp.Do(ctx, chromedp.Click(`[data-collapse="lows"]`), chromedp.Click(`[data-testid="toggle-density"]`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(`[data-testid="panels"]`)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the stored view", `document.getElementById("body-lows").hidden &&
+		document.querySelector('[data-collapse="lows"]').getAttribute("aria-expanded") === "false" &&
+		!document.getElementById("body-highs").hidden &&
+		document.documentElement.dataset.density === "compact" &&
+		document.querySelector('[data-testid="toggle-density"]').getAttribute("aria-pressed") === "true"`)
+	if p := problems(); len(p) > 0 {
+		t.Fatalf("console problems: %q", p)
 	}
 }
