@@ -11,8 +11,6 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
-
-	"github.com/tickstock/tickstock/internal/testenv"
 )
 
 // rgb is an sRGB colour with alpha, as computed styles give it.
@@ -170,7 +168,7 @@ func TestBrowserContrast(t *testing.T) {
 	ctx := MustBrowser(t)
 	browserLogin(t, ctx, app, "contrast@example.com", pw)
 	waitJS(t, ctx, "the stream to open", liveJS)
-	app.emit(t, testenv.MustSampleEvents(t)...)
+	emitSample(t, app)
 	waitJS(t, ctx, "rows", `!!document.querySelector("#highs td.up") && !!document.querySelector("#lows td.down")`)
 
 	dashboard := []pairSpec{
@@ -218,6 +216,15 @@ func TestBrowserContrast(t *testing.T) {
 			t.Fatal(err)
 		}
 		saveScreenshot(t, ctx, "desktop-"+scheme)
+		if scheme == "dark" { // the README's picture
+			if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+				t.Fatal(err)
+			}
+			saveViewShot(t, ctx, "docs-dashboard-desktop")
+			if err := chromedp.Do(ctx, chromedp.ResetViewport()); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if err := chromedp.Do(ctx, chromedp.Navigate(app.URL+"/settings"), chromedp.WaitVisible(`[data-testid="form-filters"]`)); err != nil {
 			t.Fatal(err)
 		}

@@ -1,12 +1,15 @@
 package handlers
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -174,6 +177,29 @@ func sampleChunks(t *testing.T, n int) [][]market.Event {
 		out = append(out, events[i*size:(i+1)*size])
 	}
 	return out
+}
+
+// emitSample publishes the whole replay sample in one emission with the market snapshot
+// at its end, so the summary has figures (phase, highs, activity) as on a live server.
+func emitSample(t *testing.T, app *testApp) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "market", "testdata", "sample.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	eng := market.NewEngine(nil)
+	var events []market.Event
+	sc := bufio.NewScanner(f)
+	sc.Scan() // the header
+	for sc.Scan() {
+		tk, err := market.ParseTickRecord(sc.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = eng.Process(tk, events)
+	}
+	app.deps.Publisher.Publish(context.Background(), stream.Batch{Events: events, Snapshot: eng.Snapshot()})
 }
 
 const rowsJS = `document.querySelectorAll("#highs tr[data-symbol], #lows tr[data-symbol]").length`
@@ -365,7 +391,7 @@ func TestBrowserFitsAPhone(t *testing.T) {
 	}
 	browserLogin(t, ctx, app, "phone@example.com", pw)
 	waitJS(t, ctx, "the stream to open", liveJS)
-	app.emit(t, testenv.MustSampleEvents(t)...)
+	emitSample(t, app)
 	waitJS(t, ctx, "rows", `document.querySelectorAll("#surge-down tr[data-symbol]").length > 0 && `+rowsJS+" > 0")
 	fits := `document.documentElement.scrollWidth <= 390 && document.documentElement.clientWidth === 390`
 	if !evalIn[bool](t, ctx, fits) {
@@ -376,6 +402,13 @@ func TestBrowserFitsAPhone(t *testing.T) {
 	if evalIn[bool](t, ctx, `getComputedStyle(document.querySelector("[data-panel=highs] th.opt")).display !== "none"`) {
 		t.Fatal("secondary columns show on a phone")
 	}
+	// The essential columns fit without scrolling the table: "% from open" is in view.
+	if evalIn[bool](t, ctx, `(function () {
+		const wrap = document.querySelector("#highs").closest(".table-wrap");
+		return wrap.scrollWidth > wrap.clientWidth;
+	})()`) {
+		t.Fatal("the highs table needs sideways scrolling on a phone")
+	}
 	if evalIn[string](t, ctx, `getComputedStyle(document.querySelector("#highs").closest("table").querySelector("th")).position`) != "sticky" {
 		t.Fatal("column headers are not sticky")
 	}
@@ -383,6 +416,7 @@ func TestBrowserFitsAPhone(t *testing.T) {
 		t.Fatal(`"Log out" wraps or runs off the screen`)
 	}
 	saveScreenshot(t, ctx, "phone-dashboard")
+	saveViewShot(t, ctx, "docs-dashboard-phone")
 	if err := chromedp.Do(ctx, chromedp.Navigate(app.URL+"/settings"), chromedp.WaitVisible(`[data-testid="settings-title"]`)); err != nil {
 		t.Fatal(err)
 	}
@@ -736,7 +770,7 @@ func TestBrowserLayoutAndKeyboard(t *testing.T) {
 	}
 	browserLogin(t, ctx, app, "wide@example.com", pw)
 	waitJS(t, ctx, "the stream to open", liveJS)
-	app.emit(t, testenv.MustSampleEvents(t)...)
+	emitSample(t, app)
 	waitJS(t, ctx, "rows", rowsJS+" > 0")
 	if cols := evalIn[int](t, ctx, `getComputedStyle(document.querySelector(".panels")).gridTemplateColumns.split(" ").length`); cols != 3 {
 		t.Fatalf("%d columns of panels at 2560 px, want 3", cols)

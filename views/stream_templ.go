@@ -295,7 +295,7 @@ func HighLowRow(e market.HighLowEvent, emitted int64) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if e.Reversal {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<span class=\"badge reversal\" title=\"Reversal: the symbol's previous event today went the other way\" data-testid=\"reversal\">reversal</span>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<span class=\"badge reversal\" title=\"Reversal: the symbol's previous event today went the other way\" data-testid=\"reversal\"><span aria-hidden=\"true\">↩</span><span class=\"rev-word\">reversal</span></span>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
