@@ -349,7 +349,7 @@ func TestBrowserTabsShareOneStream(t *testing.T) {
 	if m := app.deps.Publisher.Metrics(); m.Resumes != 1 || m.Resets != 0 {
 		t.Fatalf("the new leader's stream: %d resumes, %d resets; want 1 and 0", m.Resumes, m.Resets)
 	}
-	waitConns(t, app, 1)
+	waitConnsAfterWrites(t, app, 1) // the closed tab's socket goes at the first failed write
 }
 
 // TestBrowserNinthStreamShowsWhy: a user who already holds 8 streams (say, other

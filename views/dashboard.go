@@ -23,8 +23,8 @@ type Dashboard struct {
 	Embed   bool      // read-only embed: no navigation, no settings link, htmx's own SSE client
 }
 
-// settings are the user's universes and filters as the empty states read them.
-func (d Dashboard) settings() settings.Settings {
+// userSettings are the user's universes and filters as the empty states read them.
+func (d Dashboard) userSettings() settings.Settings {
 	f := d.Filters
 	if f.Trends.MinStrength == "" { // not filled in: the defaults
 		f = settings.DefaultFilters()
@@ -69,7 +69,7 @@ func liveAttrs(d Dashboard) templ.Attributes {
 		return templ.Attributes{"hx-ext": "sse", "sse-connect": d.StreamURL, "sse-close": "logout", "data-embed": true}
 	}
 	return templ.Attributes{"id": "live", "data-stream-url": d.StreamURL,
-		"data-one-row": strconv.FormatBool(d.settings().Filters.Display.OneRowPerSymbol)}
+		"data-one-row": strconv.FormatBool(d.userSettings().Filters.Display.OneRowPerSymbol)}
 }
 
 // SettingsChange is what a stream tells a page whose user's settings changed while it was

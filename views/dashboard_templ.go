@@ -185,9 +185,9 @@ func DashboardBody(d Dashboard) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var7 string
-			templ_7745c5c3_Var7, templ_7745c5c3_Err = templruntime.NewAttributeExpression(strconv.FormatBool(d.settings().Filters.Display.OneRowPerSymbol)).Resolve(ctx)
+			templ_7745c5c3_Var7, templ_7745c5c3_Err = templruntime.NewAttributeExpression(strconv.FormatBool(d.userSettings().Filters.Display.OneRowPerSymbol)).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/dashboard.templ`, Line: 34, Col: 143}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/dashboard.templ`, Line: 34, Col: 147}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var7)
 			if templ_7745c5c3_Err != nil {
@@ -211,7 +211,7 @@ func DashboardBody(d Dashboard) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		for _, pd := range livePanels {
-			templ_7745c5c3_Err = panel(pd, EmptyText(pd.id, d.settings(), d.Since), d.Embed).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = panel(pd, EmptyText(pd.id, d.userSettings(), d.Since), d.Embed).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -31,11 +31,6 @@ func clockET(t time.Time) string { return t.In(newYork).Format("15:04:05") + " E
 // minuteET formats an instant as "09:31 ET".
 func minuteET(t time.Time) string { return t.In(newYork).Format("15:04") + " ET" }
 
-// isoTime is the machine-readable form of an event time, for <time datetime>.
-func isoTime(ms market.Millis) string {
-	return time.UnixMilli(int64(ms)).In(newYork).Format(time.RFC3339)
-}
-
 // price formats a price with cents, or four decimals under $1, with thousands separators
 // ($1,234.50).
 func price(p float64) string {
