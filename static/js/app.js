@@ -173,7 +173,6 @@
       p.pause.addEventListener("click", function () {
         p.pinned = p.pause.getAttribute("aria-pressed") !== "true";
         p.pause.setAttribute("aria-pressed", String(p.pinned));
-        p.pause.textContent = p.pinned ? "Resume" : "Pause";
         self.settle(p);
       });
     }
