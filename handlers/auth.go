@@ -43,7 +43,11 @@ func (h *Handlers) ShowLogin(c *fiber.Ctx) error {
 	if wantsJSON(c) {
 		return c.JSON(fiber.Map{"success": true, "csrf_token": sessionOf(c).CSRF})
 	}
-	return render(c, fiber.StatusOK, views.LoginPage(h.page(c, "Log in"), views.AuthForm{CSRF: sessionOf(c).CSRF}))
+	form := views.AuthForm{CSRF: sessionOf(c).CSRF}
+	if c.Query("ended") != "" { // a fixed text: nothing from the URL reaches the page
+		form.Notice = views.MsgSessionEnded
+	}
+	return render(c, fiber.StatusOK, views.LoginPage(h.page(c, "Log in"), form))
 }
 
 // Login handles "POST /auth/login".

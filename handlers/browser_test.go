@@ -107,6 +107,24 @@ func saveScreenshot(tb testing.TB, ctx context.Context, name string) {
 	}
 }
 
+// saveViewShot writes what the viewport shows (not the whole page) under testartifacts/,
+// the size the README's pictures are taken at.
+func saveViewShot(tb testing.TB, ctx context.Context, name string) {
+	tb.Helper()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		tb.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	dir := filepath.Join("..", "testartifacts")
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		path := filepath.Join(dir, name+".png")
+		if err := os.WriteFile(path, png, 0o644); err == nil {
+			tb.Logf("screenshot saved to %s", path)
+		}
+	}
+}
+
 func TestBrowserRegisterAndLogin(t *testing.T) {
 	app := MustApp(t)
 	ctx := MustBrowser(t)

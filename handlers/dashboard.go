@@ -23,6 +23,8 @@ func (h *Handlers) ShowDashboard(c *fiber.Ctx) error {
 		StreamURL: "/stream",
 		Highlow:   us.Selections.HighLow,
 		Market:    us.Selections.Market,
+		Filters:   us.Filters,
+		Since:     time.Now(),
 		Summary:   market.Summary{Breadth: 50, Activity: market.ActivityQuiet},
 	}
 	set, err := h.settings.TrackerSymbols(ctx, us.Settings, settings.TrackerMarket)

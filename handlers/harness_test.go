@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +36,7 @@ type testApp struct {
 	pool  *pgxpool.Pool
 	dbURL string // the database as its superuser, past row-level security
 	deps  Deps
+	stop  func() // shuts the app down now, as a restart would (also run at cleanup)
 }
 
 // emit publishes one batch now, as the publisher's ticker would.
@@ -53,8 +55,17 @@ func (noSource) Next() stream.Batch { return stream.Batch{} }
 type appSetup struct {
 	Deps
 	pool     *pgxpool.Pool
-	mailer   auth.ResetMailer // nil: reset links go to the (discarded) log
-	resetNow func() time.Time // the reset links' clock; nil: time.Now
+	mailer   auth.ResetMailer                // nil: reset links go to the (discarded) log
+	resetNow func() time.Time                // the reset links' clock; nil: time.Now
+	addr     string                          // listen address; "" is any free port
+	wrap     func(net.Listener) net.Listener // wraps the listener (nil: as is)
+}
+
+// withListener starts the app on addr ("" for any free port), its listener wrapped by wrap
+// (nil for none): a restart test starts a second app where the first one was, a test that
+// counts requests wraps the listener.
+func withListener(addr string, wrap func(net.Listener) net.Listener) appOption {
+	return func(d *appSetup) { d.addr, d.wrap = addr, wrap }
 }
 
 // appOption adjusts the setup before the app is built.
@@ -113,11 +124,18 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 		d.Publisher = stream.NewPublisher(stream.Config{Hub: d.Hub, Source: noSource{}, Settings: d.Settings,
 			Logger: logger, Interval: time.Hour, Bus: d.Bus})
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := d.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	baseURL := "http://" + ln.Addr().String()
+	if d.wrap != nil {
+		ln = d.wrap(ln)
+	}
 	if d.Resets == nil {
 		if d.mailer == nil {
 			d.mailer = NewResetMailer(nil, d.Logger)
@@ -131,12 +149,16 @@ func MustApp(tb testing.TB, opts ...appOption) *testApp {
 	h := New(d.Deps)
 	app := h.NewApp()
 	go app.Listener(ln) //nolint:errcheck
-	tb.Cleanup(func() {
-		cancel()
-		d.Hub.Shutdown()
-		_ = app.ShutdownWithTimeout(5 * time.Second)
-	})
-	return &testApp{URL: baseURL, h: h, pool: pool, dbURL: dbURL, deps: d.Deps}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			d.Hub.Shutdown()
+			_ = app.ShutdownWithTimeout(5 * time.Second)
+		})
+	}
+	tb.Cleanup(stop)
+	return &testApp{URL: baseURL, h: h, pool: pool, dbURL: dbURL, deps: d.Deps, stop: stop}
 }
 
 // MustUser creates an account and returns it with its password.

@@ -8,6 +8,7 @@ import (
 func (h *Handlers) Routes(app *fiber.App) {
 	app.Get("/healthz", h.Healthz)
 	app.Get("/readyz", h.Readyz)
+	app.Get("/favicon.ico", h.ShowFavicon)
 
 	// Embeds are public, cookie-free and readable from any origin. Their own guard (CORS,
 	// a per-IP rate limit) runs instead of the session chain below, which they never reach:

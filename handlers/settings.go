@@ -25,6 +25,7 @@ var filterFields = []string{
 	settings.FieldMinCount, settings.FieldMinVolume, settings.FieldTrendStrength,
 	settings.FieldTrendDirection, settings.FieldSurgeStrength, settings.FieldSurgeTrigger,
 	settings.FieldPriceRanges, settings.FieldAlertsEnabled, settings.FieldAlertsSound, settings.FieldAlertsNotify,
+	settings.FieldOneRow,
 }
 
 // ShowSettings handles "GET /settings".
@@ -76,6 +77,7 @@ func (h *Handlers) SaveUniverses(c *fiber.Ctx) error {
 	case i >= 0:
 		status = fiber.StatusUnprocessableEntity
 		v.Universes[i].Message, v.Universes[i].Errors = formErrors(invalid, settings.FieldUniverses)
+		v.Universes[i].Selected = postedUniverses(values)
 	case isHTMX(c):
 		return invalid // no section to answer with: the error handler's fragment
 	default:
@@ -104,7 +106,6 @@ func (h *Handlers) SaveFilters(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// On error the form shows the saved values again (nothing changed), with the message.
 	v, err := h.settingsView(ctx, c)
 	if err != nil {
 		return err
@@ -113,8 +114,11 @@ func (h *Handlers) SaveFilters(c *fiber.Ctx) error {
 	if invalid == nil {
 		v.Filters.Saved = true
 	} else {
+		// Nothing was stored; the form shows what was sent, the bad field marked, so
+		// fixing one field never costs the other edits.
 		status = fiber.StatusUnprocessableEntity
 		v.Filters.Message, v.Filters.Errors = formErrors(invalid, filterFields...)
+		v.Filters.Filters, v.Filters.Typed = postedFilters(values, v.Filters.Filters)
 	}
 	if isHTMX(c) {
 		return render(c, status, views.FilterFormSection(v.Filters))
@@ -144,6 +148,54 @@ func (h *Handlers) settingsView(ctx context.Context, c *fiber.Ctx) (views.Settin
 		})
 	}
 	return v, nil
+}
+
+// postedUniverses is the universe form's selection as sent, to show again after an error.
+func postedUniverses(values map[string][]string) []string {
+	return postedList(values[settings.FieldUniverses])
+}
+
+// postedFilters is the filter form as sent, over the stored filters for fields it lacks,
+// to show again after an error: choices as chosen (a value no option has shows no
+// choice), and the number boxes as typed.
+func postedFilters(values map[string][]string, stored settings.Filters) (settings.Filters, map[string]string) {
+	f := stored.Clone()
+	one := func(field string) (string, bool) {
+		vs := values[field]
+		if len(vs) == 0 {
+			return "", false
+		}
+		return strings.TrimSpace(vs[0]), true
+	}
+	typed := make(map[string]string, 2)
+	for _, field := range []string{settings.FieldMinCount, settings.FieldMinVolume} {
+		if s, ok := one(field); ok {
+			typed[field] = s
+		}
+	}
+	for field, dst := range map[string]*string{
+		settings.FieldTrendStrength:  &f.Trends.MinStrength,
+		settings.FieldTrendDirection: &f.Trends.Direction,
+		settings.FieldSurgeStrength:  &f.Surges.MinStrength,
+		settings.FieldSurgeTrigger:   &f.Surges.Trigger,
+	} {
+		if s, ok := one(field); ok {
+			*dst = s
+		}
+	}
+	// Checkboxes send nothing when none is ticked: the form sent exactly these.
+	f.Surges.PriceRanges = postedList(values[settings.FieldPriceRanges])
+	s, _ := one(settings.FieldOneRow)
+	f.Display.OneRowPerSymbol = s == "true" || s == "on"
+	return f, typed
+}
+
+func postedList(vs []string) []string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, strings.TrimSpace(v))
+	}
+	return out
 }
 
 // asInvalid splits a validation failure (422), which the forms show next to their fields,

@@ -21,7 +21,8 @@ import (
 const specDefaultFilters = `{"highlow": {"min_count": 0, "min_volume": 0},
 	"trends":  {"min_strength": "moderate", "direction": "both"},
 	"surges":  {"min_strength": "weak", "trigger": "any", "price_ranges": ["penny","low","mid","high"]},
-	"alerts":  {"enabled": false, "sound": true, "notify": true}}`
+	"alerts":  {"enabled": false, "sound": true, "notify": true},
+	"display": {"one_row_per_symbol": false}}`
 
 // unlimited lifts the rate limit for tests that make many requests as one user.
 var unlimited appOption = func(d *appSetup) { d.RateLimit = 1 << 30 }
@@ -105,6 +106,9 @@ func filterValues(f settings.Filters) url.Values {
 			v.Set(field, "on")
 		}
 	}
+	if f.Display.OneRowPerSymbol {
+		v.Set(settings.FieldOneRow, "true")
+	}
 	return v
 }
 
@@ -147,7 +151,56 @@ func shownFilters(t *testing.T, s *goquery.Selection) settings.Filters {
 	}
 	f.Alerts = settings.AlertFilters{Enabled: ticked(settings.FieldAlertsEnabled),
 		Sound: ticked(settings.FieldAlertsSound), Notify: ticked(settings.FieldAlertsNotify)}
+	f.Display.OneRowPerSymbol = len(checkedValues(s, settings.FieldOneRow)) == 1
 	return f
+}
+
+// shownForm reads the filter form in s as text, the way a browser would post it: number
+// boxes as they read, the chosen option and radio ("" for none), the ticked boxes sorted.
+func shownForm(s *goquery.Selection) map[string][]string {
+	out := map[string][]string{}
+	for _, f := range []string{settings.FieldMinCount, settings.FieldMinVolume} {
+		out[f] = []string{s.Find(`input[name="`+f+`"]`).AttrOr("value", "?")}
+	}
+	for _, f := range []string{settings.FieldTrendStrength, settings.FieldSurgeStrength, settings.FieldSurgeTrigger} {
+		out[f] = []string{s.Find(`select[name="`+f+`"] option[selected]`).AttrOr("value", "")}
+	}
+	out[settings.FieldTrendDirection] = []string{s.Find(`input[type=radio][name="`+settings.FieldTrendDirection+`"][checked]`).AttrOr("value", "")}
+	out[settings.FieldPriceRanges] = checkedValues(s, settings.FieldPriceRanges)
+	return out
+}
+
+// sentForm is what shownForm should read after posting v over the stored filters: each
+// field as sent (the first value, trimmed), an option no control has as none, and a field
+// not sent as stored.
+func sentForm(v url.Values, stored settings.Filters) map[string][]string {
+	storedForm := filterValues(stored)
+	out := map[string][]string{}
+	options := map[string][]string{
+		settings.FieldTrendStrength: settings.StrengthOptions(), settings.FieldSurgeStrength: settings.StrengthOptions(),
+		settings.FieldSurgeTrigger: settings.TriggerOptions(), settings.FieldTrendDirection: settings.DirectionOptions(),
+	}
+	for _, f := range []string{settings.FieldMinCount, settings.FieldMinVolume, settings.FieldTrendStrength,
+		settings.FieldSurgeStrength, settings.FieldSurgeTrigger, settings.FieldTrendDirection} {
+		vs := v[f]
+		if len(vs) == 0 {
+			vs = storedForm[f]
+		}
+		val := strings.TrimSpace(vs[0])
+		if opts, ok := options[f]; ok && !slices.Contains(opts, val) {
+			val = ""
+		}
+		out[f] = []string{val}
+	}
+	ranges := []string{}
+	for _, r := range v[settings.FieldPriceRanges] {
+		if slices.Contains(settings.PriceRangeOptions(), r) {
+			ranges = append(ranges, r)
+		}
+	}
+	slices.Sort(ranges)
+	out[settings.FieldPriceRanges] = ranges
+	return out
 }
 
 // checkedValues lists the values of the ticked checkboxes named name in s, sorted.
@@ -425,13 +478,15 @@ func TestSettingsJSONSaveAndLoad(t *testing.T) {
 		body, want string
 	}{
 		{`{"filter_data":{"trends":{"direction":"up"}}}`,
-			`{"highlow":{"min_count":0,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"any","price_ranges":["penny","low","mid","high"]},"alerts":{"enabled":false,"sound":true,"notify":true}}`},
+			`{"highlow":{"min_count":0,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"any","price_ranges":["penny","low","mid","high"]},"alerts":{"enabled":false,"sound":true,"notify":true},"display":{"one_row_per_symbol":false}}`},
 		{`{"filter_data":{"highlow":{"min_count":2},"surges":{"price_ranges":["high","penny"],"trigger":"price_and_volume"}}}`,
-			`{"highlow":{"min_count":2,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"price_and_volume","price_ranges":["penny","high"]},"alerts":{"enabled":false,"sound":true,"notify":true}}`},
+			`{"highlow":{"min_count":2,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"price_and_volume","price_ranges":["penny","high"]},"alerts":{"enabled":false,"sound":true,"notify":true},"display":{"one_row_per_symbol":false}}`},
 		{`{"filter_data":{"alerts":{"enabled":true,"sound":false}}}`,
-			`{"highlow":{"min_count":2,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"price_and_volume","price_ranges":["penny","high"]},"alerts":{"enabled":true,"sound":false,"notify":true}}`},
+			`{"highlow":{"min_count":2,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"price_and_volume","price_ranges":["penny","high"]},"alerts":{"enabled":true,"sound":false,"notify":true},"display":{"one_row_per_symbol":false}}`},
+		{`{"filter_data":{"display":{"one_row_per_symbol":true}}}`,
+			`{"highlow":{"min_count":2,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"price_and_volume","price_ranges":["penny","high"]},"alerts":{"enabled":true,"sound":false,"notify":true},"display":{"one_row_per_symbol":true}}`},
 		{`{"filter_data":{}}`,
-			`{"highlow":{"min_count":2,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"price_and_volume","price_ranges":["penny","high"]},"alerts":{"enabled":true,"sound":false,"notify":true}}`},
+			`{"highlow":{"min_count":2,"min_volume":0},"trends":{"min_strength":"moderate","direction":"up"},"surges":{"min_strength":"weak","trigger":"price_and_volume","price_ranges":["penny","high"]},"alerts":{"enabled":true,"sound":false,"notify":true},"display":{"one_row_per_symbol":true}}`},
 	}
 	for _, s := range steps {
 		r := c.postJSON("/api/user-filters", s.body)
@@ -545,13 +600,51 @@ func TestSettingsFormsRefuseInvalid(t *testing.T) {
 				if !htmx && doc.Find("h1").Length() != 1 {
 					t.Fatal("full answer is not the page")
 				}
-				// The form shows what is stored, not the refused input.
-				if tt.section == "filters" {
-					if got := shownFilters(t, scope); !reflect.DeepEqual(got, sortedRanges(before.Filters)) {
-						t.Fatalf("form shows %+v after an error", got)
+				// The form shows what was sent, not what is stored: fixing the bad field
+				// must not cost the other edits. (A full page for no known tracker has no
+				// section that answers: its forms show what is stored.)
+				tracker := strings.TrimPrefix(tt.section, "universes-")
+				switch {
+				case tt.section == "filters":
+					if got, want := shownForm(scope), sentForm(tt.values, before.Filters); !reflect.DeepEqual(got, want) {
+						t.Fatalf("form shows\n%v\nafter an error, want what was sent\n%v", got, want)
 					}
-				} else if got := checkedValues(scope, "universes"); !slices.Equal(got, before.Selections.For(strings.TrimPrefix(tt.section, "universes-"))) {
-					t.Fatalf("form shows %v after an error", got)
+				case where != scope:
+					if got := checkedValues(scope, "universes"); !slices.Equal(got, before.Selections.For(tracker)) {
+						t.Fatalf("form shows %v after an error", got)
+					}
+				default:
+					want := []string{}
+					for _, u := range tt.values["universes"] {
+						if scope.Find(`input[name="universes"][value="`+u+`"]`).Length() == 1 {
+							want = append(want, u)
+						}
+					}
+					slices.Sort(want)
+					if got := checkedValues(scope, "universes"); !slices.Equal(got, want) {
+						t.Fatalf("form shows %v after an error, want what was sent: %v", got, want)
+					}
+				}
+				// The bad field is marked: aria-invalid, described by its message, and it
+				// takes the focus (autofocus: on a full page, and after an htmx swap).
+				if field, ok := strings.CutPrefix(tt.testid, "error-"); ok {
+					msgID, _ := scope.Find(`[data-testid="` + tt.testid + `"]`).Attr("id")
+					inputs := scope.Find(`[name="` + field + `"]`)
+					if msgID == "" || inputs.Length() == 0 {
+						t.Fatalf("no message id (%q) or no input named %s", msgID, field)
+					}
+					inputs.Each(func(i int, in *goquery.Selection) {
+						if in.AttrOr("aria-invalid", "") != "true" || in.AttrOr("aria-describedby", "") != msgID {
+							t.Fatalf("input %d of %s: aria-invalid=%q aria-describedby=%q, want true and %q", i, field,
+								in.AttrOr("aria-invalid", ""), in.AttrOr("aria-describedby", ""), msgID)
+						}
+					})
+					if n := doc.Find("[autofocus]").Length(); n != 1 || !inputs.First().Is("[autofocus]") {
+						t.Fatalf("%d autofocus fields; the first %s input should be the one", n, field)
+					}
+					if doc.Find(`[aria-invalid="true"]`).Length() != inputs.Length() {
+						t.Fatal("fields without an error are marked invalid")
+					}
 				}
 				assertUnchanged(t, c, before)
 			})

@@ -48,22 +48,6 @@ func evalInt(t *testing.T, ctx context.Context, expr string) int {
 	return n
 }
 
-func browserLogin(t *testing.T, ctx context.Context, app *testApp, email, pw string) {
-	t.Helper()
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(app.URL+"/auth/login"),
-		chromedp.WaitVisible(`[data-testid="login-form"]`),
-		htmxSettled(),
-		fill(`[data-testid="login-form"] [data-testid="email"]`, email),
-		fill(`[data-testid="login-form"] [data-testid="password"]`, pw),
-		chromedp.Click(`[data-testid="login-form"] [data-testid="submit"]`),
-		chromedp.WaitVisible(`[data-testid="panels"]`),
-	)
-	if err != nil {
-		t.Fatalf("log in: %v", err)
-	}
-}
-
 // TestBrowserWatchlistAlerts: a list made and edited with htmx, alerts turned on in the
 // settings, and an event on a listed symbol: the dashboard shows the alert, plays the
 // sound and, after the user allowed it with a click, shows a desktop notification.

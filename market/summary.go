@@ -50,7 +50,8 @@ const (
 // very_high, else extreme. With less than 2 minutes of history, or no ticks, it is medium.
 //
 // NextPhase and NextPhaseAt (not in the JSON) say which phase comes next and when, from the
-// latest tick's time, for "opens in 2h 14m".
+// latest tick's time At, for "opens in 2h 14m" (on tick time, so a replay counts down on its
+// own clock).
 type Summary struct {
 	UniverseSize     int     `json:"universe_size"`
 	Highs            int     `json:"highs"`
@@ -66,6 +67,7 @@ type Summary struct {
 
 	NextPhase   Phase  `json:"-"`
 	NextPhaseAt Millis `json:"-"`
+	At          Millis `json:"-"`
 }
 
 // EmptySummary is the summary of size symbols before any tick: breadth 50, activity
@@ -265,7 +267,7 @@ func (s *Snapshot) finish(out Summary, a *summaryAcc) Summary {
 	out.SymbolsWithHighs, out.SymbolsWithLows = a.withHighs, a.withLows
 	out.Ticks10s, out.Ticks60s, out.Ticks300s = a.t10, a.t60, a.t300
 	out.Breadth = Breadth(a.highs, a.lows)
-	out.Phase, out.NextPhase, out.NextPhaseAt = s.Phase, s.next, s.nextAt
+	out.Phase, out.NextPhase, out.NextPhaseAt, out.At = s.Phase, s.next, s.nextAt, s.Now
 	out.Activity = activity(int64(s.Now), s.baseStart, a)
 	return out
 }

@@ -96,12 +96,13 @@ func TestSnapshotSummary(t *testing.T) {
 		Phase:            PhaseRegular,
 		NextPhase:        PhaseAfter,
 		NextPhaseAt:      MillisOf(time.Date(2025, 3, 12, 20, 0, 0, 0, time.UTC)), // 16:00 EDT
+		At:               snap.Now,
 	}
 	if got != want {
 		t.Fatalf("summary\n got %+v\nwant %+v", got, want)
 	}
 	if s := snap.Summary(nil); s != (Summary{Breadth: 50, Activity: ActivityMedium, Phase: PhaseRegular,
-		NextPhase: PhaseAfter, NextPhaseAt: want.NextPhaseAt}) {
+		NextPhase: PhaseAfter, NextPhaseAt: want.NextPhaseAt, At: snap.Now}) {
 		t.Fatalf("empty set: %+v", s)
 	}
 	// A Selection gives the same summary, and remembers it for the same snapshot.

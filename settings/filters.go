@@ -51,6 +51,7 @@ const (
 	FieldAlertsEnabled  = "alerts.enabled"
 	FieldAlertsSound    = "alerts.sound"
 	FieldAlertsNotify   = "alerts.notify"
+	FieldOneRow         = "display.one_row_per_symbol"
 	FieldFilterData     = "filter_data"
 	FieldTracker        = "tracker"
 	FieldUniverses      = "universes"
@@ -70,6 +71,7 @@ type Filters struct {
 	Trends  TrendFilters   `json:"trends"`
 	Surges  SurgeFilters   `json:"surges"`
 	Alerts  AlertFilters   `json:"alerts"`
+	Display Display        `json:"display"`
 }
 
 // AlertFilters are the user's opt-in alerts (SPEC section 13): while Enabled, an event on
@@ -99,6 +101,15 @@ type SurgeFilters struct {
 	MinStrength string   `json:"min_strength"` // weak, moderate or strong: at least this
 	Trigger     string   `json:"trigger"`      // any, or only price_and_volume surges
 	PriceRanges []string `json:"price_ranges"` // penny, low, mid, high; never empty
+}
+
+// Display is how the dashboard lays out the events it gets (SPEC section 13). It changes
+// what the page does, not which events the stream carries, so it is no part of the
+// settings group key: users who differ only here share one rendering.
+type Display struct {
+	// OneRowPerSymbol makes the newest event replace that symbol's row in a panel, with a
+	// repeat count, so a few busy symbols cannot fill a panel.
+	OneRowPerSymbol bool `json:"one_row_per_symbol"`
 }
 
 // DefaultFilters are the filters of a user who never saved any (SPEC section 5): every high
@@ -173,6 +184,8 @@ func FieldLabel(field string) string {
 		return "Alert sound"
 	case FieldAlertsNotify:
 		return "Desktop notifications"
+	case FieldOneRow:
+		return "One row per symbol"
 	case FieldTracker:
 		return "Tracker"
 	case FieldUniverses:

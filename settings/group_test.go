@@ -25,6 +25,8 @@ func TestKey(t *testing.T) {
 		{"price ranges reordered", func(s *settings.Settings) {
 			s.Filters.Surges.PriceRanges = []string{"high", "mid", "low", "penny", "low"}
 		}},
+		// The display choice changes the page, not the events: one rendering serves both.
+		{"one row per symbol", func(s *settings.Settings) { s.Filters.Display.OneRowPerSymbol = true }},
 	}
 	for _, tc := range same {
 		t.Run("same/"+tc.name, func(t *testing.T) {

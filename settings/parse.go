@@ -96,6 +96,11 @@ func mergeFilters(f *Filters, data json.RawMessage) error {
 				"notify":  func(v json.RawMessage) error { return jsonBool(FieldAlertsNotify, v, &f.Alerts.Notify) },
 			})
 		},
+		"display": func(raw json.RawMessage) error {
+			return mergeSection(raw, "display", map[string]func(json.RawMessage) error{
+				"one_row_per_symbol": func(v json.RawMessage) error { return jsonBool(FieldOneRow, v, &f.Display.OneRowPerSymbol) },
+			})
+		},
 	}
 	return mergeSection(data, FieldFilterData, sections)
 }
@@ -240,16 +245,31 @@ func jsonRanges(raw json.RawMessage, dst *[]string) error {
 // missing price_ranges means none were ticked, which is refused like an empty list. An empty
 // number box means 0 ("no minimum"); surrounding spaces are ignored. The alerts.* fields are
 // checkboxes: present (on, true or 1) means true and absent means false, as a browser sends
-// them. _csrf is ignored and any other field is a 422, as are the value errors
-// MergeFilterJSON refuses. Messages use the fields' labels ("Trend direction must be ..."),
-// to sit next to the inputs. On error the returned Filters is the zero value.
+// them. The display checkbox (display.one_row_per_symbol) is on when sent as "true" or "on",
+// off when absent; any other value is a 422. _csrf is ignored and any other field is a 422,
+// as are the value errors MergeFilterJSON refuses. Messages use the fields' labels ("Trend
+// direction must be ..."), to sit next to the inputs. On error the returned Filters is the
+// zero value.
 func FiltersFromForm(values map[string][]string) (Filters, error) {
 	if err := onlyFields(values, FieldMinCount, FieldMinVolume, FieldTrendStrength,
 		FieldTrendDirection, FieldSurgeStrength, FieldSurgeTrigger, FieldPriceRanges,
-		FieldAlertsEnabled, FieldAlertsSound, FieldAlertsNotify); err != nil {
+		FieldAlertsEnabled, FieldAlertsSound, FieldAlertsNotify, FieldOneRow); err != nil {
 		return Filters{}, err
 	}
 	var f Filters
+	if _, ok := values[FieldOneRow]; ok {
+		s, err := formOne(values, FieldOneRow)
+		if err != nil {
+			return Filters{}, err
+		}
+		switch s {
+		case "true", "on":
+			f.Display.OneRowPerSymbol = true
+		case "false", "":
+		default:
+			return Filters{}, fieldErr(labelStyle, FieldOneRow, "must be on or off.")
+		}
+	}
 	for _, it := range []struct {
 		field string
 		dst   *int64

@@ -36,7 +36,7 @@ func TestDefaultFiltersJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"highlow":{"min_count":0,"min_volume":0},"trends":{"min_strength":"moderate","direction":"both"},"surges":{"min_strength":"weak","trigger":"any","price_ranges":["penny","low","mid","high"]},"alerts":{"enabled":false,"sound":true,"notify":true}}`
+	want := `{"highlow":{"min_count":0,"min_volume":0},"trends":{"min_strength":"moderate","direction":"both"},"surges":{"min_strength":"weak","trigger":"any","price_ranges":["penny","low","mid","high"]},"alerts":{"enabled":false,"sound":true,"notify":true},"display":{"one_row_per_symbol":false}}`
 	if string(b) != want {
 		t.Fatalf("DefaultFilters JSON =\n%s\nwant\n%s", b, want)
 	}
@@ -80,6 +80,9 @@ func TestMergeFilterJSON(t *testing.T) {
 			with(func(f *settings.Filters) { f.Surges.PriceRanges = []string{"penny", "high"} })},
 		{"escaped strings", `{"filter_data":{"trends":{"direction":"\u0075p"}}}`, with(func(f *settings.Filters) { f.Trends.Direction = "up" })},
 		{"whitespace around", " \n{ \"filter_data\" : { } }\n ", def},
+		{"one row per symbol", `{"filter_data":{"display":{"one_row_per_symbol":true}}}`, with(func(f *settings.Filters) { f.Display.OneRowPerSymbol = true })},
+		{"one row per symbol off", `{"filter_data":{"display":{"one_row_per_symbol":false}}}`, def},
+		{"empty display", `{"filter_data":{"display":{}}}`, def},
 		{"everything", `{"filter_data":{"highlow":{"min_count":2,"min_volume":500},"trends":{"min_strength":"weak","direction":"down"},"surges":{"min_strength":"strong","trigger":"any","price_ranges":["mid"]}}}`,
 			settings.Filters{
 				HighLow: settings.HighLowFilters{MinCount: 2, MinVolume: 500},
@@ -152,6 +155,12 @@ func TestMergeFilterJSON(t *testing.T) {
 		{"ranges with number", `{"filter_data":{"surges":{"price_ranges":["penny",5]}}}`, tickstock.EINVALID, "surges.price_ranges"},
 		{"ranges unknown", `{"filter_data":{"surges":{"price_ranges":["penny","huge"]}}}`, tickstock.EINVALID, "surges.price_ranges"},
 		{"ranges empty", `{"filter_data":{"surges":{"price_ranges":[]}}}`, tickstock.EINVALID, "surges.price_ranges"},
+		{"unknown display key", `{"filter_data":{"display":{"dense":true}}}`, tickstock.EINVALID, "display.dense"},
+		{"display not object", `{"filter_data":{"display":true}}`, tickstock.EINVALID, "display"},
+		{"one row as string", `{"filter_data":{"display":{"one_row_per_symbol":"true"}}}`, tickstock.EINVALID, "display.one_row_per_symbol"},
+		{"one row as number", `{"filter_data":{"display":{"one_row_per_symbol":1}}}`, tickstock.EINVALID, "display.one_row_per_symbol"},
+		{"one row null", `{"filter_data":{"display":{"one_row_per_symbol":null}}}`, tickstock.EINVALID, "display.one_row_per_symbol"},
+		{"one row twice", `{"filter_data":{"display":{"one_row_per_symbol":true,"one_row_per_symbol":false}}}`, tickstock.EINVALID, "display.one_row_per_symbol"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,6 +270,15 @@ func TestFiltersFromForm(t *testing.T) {
 			t.Errorf("alerts from %v = %+v (%v), want %+v", tc.set, got.Alerts, err, tc.want)
 		}
 	}
+	// The display checkbox: absent is off; a ticked box sends "on" (or the value "true").
+	for _, v := range []string{"on", "true", " true "} {
+		form := mustValidForm()
+		form.Set(settings.FieldOneRow, v)
+		got, err := settings.FiltersFromForm(form)
+		if err != nil || !got.Display.OneRowPerSymbol {
+			t.Fatalf("one row per symbol %q: %+v, %v", v, got.Display, err)
+		}
+	}
 
 	bad := []struct {
 		name  string
@@ -286,6 +304,8 @@ func TestFiltersFromForm(t *testing.T) {
 		{"alerts twice", func(v url.Values) { v["alerts.enabled"] = []string{"on", "on"} }, "alerts.enabled"},
 		{"alerts odd value", func(v url.Values) { v.Set("alerts.sound", "loud") }, "alerts.sound"},
 		{"unknown alerts field", func(v url.Values) { v.Set("alerts.email", "on") }, "alerts.email"},
+		{"one row yes", func(v url.Values) { v.Set(settings.FieldOneRow, "yes") }, settings.FieldOneRow},
+		{"one row twice", func(v url.Values) { v[settings.FieldOneRow] = []string{"on", "on"} }, settings.FieldOneRow},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {

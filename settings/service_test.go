@@ -146,7 +146,7 @@ func TestDefaultsForNewUser(t *testing.T) {
 		t.Fatalf("new user's settings = %+v, want defaults", got)
 	}
 	b, _ := json.Marshal(got.Filters)
-	want := `{"highlow":{"min_count":0,"min_volume":0},"trends":{"min_strength":"moderate","direction":"both"},"surges":{"min_strength":"weak","trigger":"any","price_ranges":["penny","low","mid","high"]},"alerts":{"enabled":false,"sound":true,"notify":true}}`
+	want := `{"highlow":{"min_count":0,"min_volume":0},"trends":{"min_strength":"moderate","direction":"both"},"surges":{"min_strength":"weak","trigger":"any","price_ranges":["penny","low","mid","high"]},"alerts":{"enabled":false,"sound":true,"notify":true},"display":{"one_row_per_symbol":false}}`
 	if string(b) != want {
 		t.Fatalf("filters JSON = %s", b)
 	}

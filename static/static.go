@@ -15,7 +15,7 @@ import (
 var files embed.FS
 
 // servedDirs are the only folders exposed under /static; this file's own source is not.
-var servedDirs = []string{"css/", "js/", "sounds/", "vendor/"}
+var servedDirs = []string{"css/", "img/", "js/", "sounds/", "vendor/"}
 
 // FS is what /static serves.
 var FS fs.FS = filtered{files}
@@ -30,6 +30,10 @@ func (f filtered) Open(name string) (fs.File, error) {
 	}
 	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 }
+
+// Favicon is the site icon (an SVG), also answered at /favicon.ico so browsers that ask
+// there get it rather than a 404.
+func Favicon() ([]byte, error) { return fs.ReadFile(files, "img/favicon.svg") }
 
 // HasVendor reports whether the set-up step put htmx into static/vendor, so the app can warn.
 func HasVendor() bool {

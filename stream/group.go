@@ -30,6 +30,10 @@ type group struct {
 	liveHTML, liveJSON time.Time
 	ring               []kept // emissions kept for resume, oldest first, contiguous
 	dropped            bool   // no longer in Publisher.groups
+	// This emission's "settings" frames for pages that just joined the group: [0] after a
+	// change of filters, [1] after a change of universes (see withChange).
+	change    [2]Frame
+	changeSeq uint64
 }
 
 // kept is one emission of one group, in the formats rendered for it (nil: not rendered).

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+
+	"github.com/tickstock/tickstock/settings"
 )
 
 // Format is what a connection wants: HTML fragments for htmx, or JSON for programs.
@@ -59,6 +61,12 @@ type Conn struct {
 	closed    atomic.Bool
 	reason    atomic.Value
 	streak    int // emissions in a row with a drop; publisher goroutine only
+
+	// The settings the page behind this stream shows (its header, its empty states), under
+	// the publisher's lock: when the connection's settings group changes, the next
+	// emission tells the page (EventSettings) and these move on.
+	shownKey string
+	shown    settings.Settings
 }
 
 // NewConn builds a connection with a queue of queueSize messages.

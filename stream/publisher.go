@@ -307,9 +307,12 @@ func (p *Publisher) emit(ctx context.Context, now time.Time) bool {
 		}
 		g.ring = append(g.ring, k)
 		for _, c := range g.conns {
-			if c.Format == FormatJSON {
+			switch {
+			case c.Format == FormatJSON:
 				p.deliver(c, k.json)
-			} else {
+			case c.shownKey != g.key:
+				p.deliver(c, p.withChange(ctx, g, c, k.html, now))
+			default:
 				p.deliver(c, k.html)
 			}
 		}

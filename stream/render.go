@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/a-h/templ"
 
@@ -23,6 +25,9 @@ const (
 	EventMarket   = "market"
 	EventJSON     = "dual_universe_stock_data"
 	EventReset    = "reset"
+	// EventSettings goes to one page whose settings changed while it was open: dividers
+	// in the panels, new empty states, the new universes in the header (out of band).
+	EventSettings = "settings"
 )
 
 // Rendering: each group's share of an emission is filtered into index lists, and every
@@ -170,6 +175,41 @@ func (p *Publisher) renderHTML(ctx context.Context, seq uint64, emitted int64, s
 	}
 	add(EventMarket, views.MarketSummary(s, emitted))
 	return m
+}
+
+// withChange is m for a connection whose settings group changed since its page last heard:
+// the group's shared frames, after one "settings" frame (id seq.0, so a resume after it
+// gets the rest) that marks the change in the page. Embeds (another site's htmx, which
+// may show only some panels) just move on. The frame is rendered once per group and
+// emission, whoever needs it.
+func (p *Publisher) withChange(ctx context.Context, g *group, c *Conn, m *Message, now time.Time) *Message {
+	first := c.shownKey == "" // registered without Attach: nothing shown to compare with
+	universes := !slices.Equal(c.shown.Selections.HighLow, g.settings.Selections.HighLow) ||
+		!slices.Equal(c.shown.Selections.Market, g.settings.Selections.Market)
+	c.shownKey, c.shown = g.key, g.settings
+	if first || c.EmbedID != "" || m == nil {
+		return m
+	}
+	i := 0
+	if universes {
+		i = 1
+	}
+	if g.changeSeq != m.Seq {
+		g.changeSeq, g.change = m.Seq, [2]Frame{}
+	}
+	if g.change[i].Data == nil {
+		var buf bytes.Buffer
+		err := views.SettingsChanged(views.SettingsChange{Settings: g.settings, Universes: universes, At: now}).Render(ctx, &buf)
+		if err != nil {
+			p.cfg.Logger.Error("publisher: render settings change", "err", err)
+			return m
+		}
+		id := EventID{Seq: m.Seq, Part: 0}
+		g.change[i] = Frame{ID: id, Data: AppendEvent(nil, id.String(), EventSettings, buf.Bytes())}
+	}
+	out := &Message{Seq: m.Seq, Frames: make([]Frame, 0, len(m.Frames)+1)}
+	out.Frames = append(append(out.Frames, g.change[i]), m.Frames...)
+	return out
 }
 
 // Emission is the JSON stream's event data (SPEC section 7). Every list is present, and

@@ -61,6 +61,12 @@ func (p *Publisher) Attach(ctx context.Context, c *Conn, last *EventID) error {
 	}
 	now := p.cfg.Now()
 	u := p.user(c.UserID)
+	// A fresh page was rendered with the settings of now. A page that resumes may show
+	// older ones: those its user streamed with before, if they differ.
+	c.shownKey, c.shown = g.key, st
+	if last != nil && u.key != "" && u.key != g.key {
+		c.shownKey, c.shown = u.key, u.settings
+	}
 	u.key, u.group, u.settings, u.seen = g.key, g, st, now
 	if fresh {
 		u.loaded = now

@@ -273,24 +273,6 @@ func withUnit(v float64, unit string, whole bool) string {
 	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
-// thousands writes n with thin separators: 1 234 567.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteString(",")
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
 // Sparkline geometry, in SVG user units.
 const (
 	sparkW   = 120.0

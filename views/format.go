@@ -8,7 +8,7 @@ import (
 	"github.com/tickstock/tickstock/market"
 )
 
-// newYork is the exchange's clock; event times show in it.
+// newYork is the exchange's clock; every time on the dashboard shows in it, marked "ET".
 var newYork = mustLocation("America/New_York")
 
 func mustLocation(name string) *time.Location {
@@ -19,17 +19,26 @@ func mustLocation(name string) *time.Location {
 	return loc
 }
 
-// clock formats an event time as HH:MM:SS New York time.
+// clock formats an event time as HH:MM:SS New York time, for table cells under a
+// "Time (ET)" heading.
 func clock(ms market.Millis) string {
 	return time.UnixMilli(int64(ms)).In(newYork).Format("15:04:05")
 }
 
-// price formats a price with cents, or four decimals under $1.
+// clockET formats an instant as "10:42:05 ET", for times that stand alone in a sentence.
+func clockET(t time.Time) string { return t.In(newYork).Format("15:04:05") + " ET" }
+
+// minuteET formats an instant as "09:31 ET".
+func minuteET(t time.Time) string { return t.In(newYork).Format("15:04") + " ET" }
+
+// price formats a price with cents, or four decimals under $1, with thousands separators
+// ($1,234.50).
 func price(p float64) string {
+	digits := 2
 	if p < 1 {
-		return strconv.FormatFloat(p, 'f', 4, 64)
+		digits = 4
 	}
-	return strconv.FormatFloat(p, 'f', 2, 64)
+	return groupDigits(strconv.FormatFloat(p, 'f', digits, 64))
 }
 
 // pct formats a percentage with a sign.
@@ -52,7 +61,8 @@ func signClass(v float64) string {
 	return "num"
 }
 
-// volume abbreviates a share count: 950, 12.3K, 4.56M, 1.2B.
+// volume writes a share count with thousands separators below a million (950, 12,300)
+// and abbreviated above (4.56M, 1.20B), so the column stays narrow.
 func volume(v int64) string {
 	f := float64(v)
 	switch {
@@ -60,15 +70,42 @@ func volume(v int64) string {
 		return strconv.FormatFloat(f/1e9, 'f', 2, 64) + "B"
 	case v >= 1_000_000:
 		return strconv.FormatFloat(f/1e6, 'f', 2, 64) + "M"
-	case v >= 10_000:
-		return strconv.FormatFloat(f/1e3, 'f', 1, 64) + "K"
 	}
-	return strconv.FormatInt(v, 10)
+	return thousands(v)
+}
+
+// thousands writes n with comma thousands separators: 1234567 → "1,234,567".
+func thousands(n int64) string { return groupDigits(strconv.FormatInt(n, 10)) }
+
+// groupDigits puts commas into the integer part of a formatted number ("-1234.50" →
+// "-1,234.50").
+func groupDigits(s string) string {
+	start := 0
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		start = 1
+	}
+	end := start
+	for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+		end++
+	}
+	n := end - start
+	if n <= 3 {
+		return s
+	}
+	b := make([]byte, 0, len(s)+n/3)
+	b = append(b, s[:start]...)
+	for i := start; i < end; i++ {
+		if i > start && (end-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, s[i])
+	}
+	return string(append(b, s[end:]...))
 }
 
 func fixed(v float64, digits int) string { return strconv.FormatFloat(v, 'f', digits, 64) }
 
-func itoa(n int) string { return strconv.Itoa(n) }
+func itoa(n int) string { return thousands(int64(n)) }
 
 func millis(ms int64) string { return strconv.FormatInt(ms, 10) }
 
