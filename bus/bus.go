@@ -64,6 +64,12 @@ type TokenRevoked struct {
 	TokenID string `json:"token_id"` // the token's handle
 }
 
+// Resync says this instance may have missed messages (its connection to the shared bus
+// broke and came back): every handler should drop what it caches and re-check what it
+// keeps open, as if every other message had arrived. The Redis bus delivers it locally
+// after each reconnect; it is never needed on a single instance.
+type Resync struct{}
+
 // Kind implements Message.
 func (SettingsChanged) Kind() string { return "settings_changed" }
 
@@ -81,6 +87,9 @@ func (EmbedRevoked) Kind() string { return "embed_revoked" }
 
 // Kind implements Message.
 func (TokenRevoked) Kind() string { return "token_revoked" }
+
+// Kind implements Message.
+func (Resync) Kind() string { return "resync" }
 
 // Handler applies one message on this instance. It must be quick and must not block: it
 // runs on the publisher's goroutine with the in-process bus, and on the receiving loop
@@ -135,6 +144,8 @@ func Decode(b []byte) (Message, error) {
 		m, err = decodeAs[EmbedRevoked](env.Data)
 	case TokenRevoked{}.Kind():
 		m, err = decodeAs[TokenRevoked](env.Data)
+	case Resync{}.Kind():
+		m, err = decodeAs[Resync](env.Data)
 	default:
 		return nil, fmt.Errorf("bus: unknown message kind %q", env.Kind)
 	}

@@ -15,6 +15,7 @@ var samples = []Message{
 	UserEnded{UserID: 9, Reason: ReasonDisabled},
 	EmbedRevoked{EmbedID: "emb-1"},
 	TokenRevoked{TokenID: "tok-1"},
+	Resync{},
 }
 
 func TestEncodeDecode(t *testing.T) {
