@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/a-h/templ"
@@ -36,6 +37,16 @@ type Deps struct {
 	Hub            *stream.Hub
 	Publisher      *stream.Publisher
 	Market         MarketView // the latest market figures, for page loads (nil: none yet)
+	// StreamSlots counts each user's streams across instances (nil: the hub counts this
+	// instance's only, which is exact for a single instance).
+	StreamSlots StreamSlots
+}
+
+// StreamSlots holds a user's stream slots across instances: Acquire takes one, or fails
+// with stream.ErrTooManyStreams when the user has stream.MaxStreamsPerUser open on all
+// instances together; release gives it back. A cluster.Slots over Redis implements it.
+type StreamSlots interface {
+	Acquire(ctx context.Context, userID int64) (release func(), err error)
 }
 
 // Check is one dependency /readyz asks: Ping returns nil while it can serve requests.
@@ -65,11 +76,19 @@ type Handlers struct {
 	hub            *stream.Hub
 	publisher      *stream.Publisher
 	market         MarketView
+	slots          StreamSlots
+	rechecking     atomic.Bool
 }
 
 // New builds the handlers. It also subscribes the stream hub to the bus, so whatever ends
 // a session, a user's access or an embed (on any instance) ends the matching streams here.
 func New(d Deps) *Handlers {
+	h := &Handlers{
+		checks: d.Checks, logger: d.Logger, sessions: d.Sessions, counter: d.Counter,
+		accounts: d.Accounts, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
+		cookieSecure: d.CookieSecure, trustedProxies: d.TrustedProxies,
+		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market, slots: d.StreamSlots,
+	}
 	if d.Bus != nil && d.Hub != nil {
 		hub := d.Hub
 		d.Bus.Subscribe(func(m bus.Message) {
@@ -80,15 +99,12 @@ func New(d Deps) *Handlers {
 				hub.EndUser(m.UserID, m.Reason)
 			case bus.EmbedRevoked:
 				hub.EndEmbed(m.EmbedID, bus.ReasonRevoked)
+			case bus.Resync:
+				go h.recheckStreams() // it reads the session store: not on the bus's goroutine
 			}
 		})
 	}
-	return &Handlers{
-		checks: d.Checks, logger: d.Logger, sessions: d.Sessions, counter: d.Counter,
-		accounts: d.Accounts, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
-		cookieSecure: d.CookieSecure, trustedProxies: d.TrustedProxies,
-		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market,
-	}
+	return h
 }
 
 // render writes a templ component as the HTML response. It is the one place pages and
