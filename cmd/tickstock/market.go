@@ -10,9 +10,8 @@ import (
 	"github.com/tickstock/tickstock/settings"
 )
 
-// newRunner builds the configured feed over every universe symbol, and the runner that
-// drives it through the engine.
-func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, logger *slog.Logger) (*market.Runner, error) {
+// feedSymbols lists the symbols the feed covers: every universe's.
+func feedSymbols(ctx context.Context, svc *settings.Service) ([]string, error) {
 	infos, err := svc.Universes(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load universes: %w", err)
@@ -25,7 +24,16 @@ func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, lo
 	if err != nil {
 		return nil, fmt.Errorf("load universe symbols: %w", err)
 	}
-	symbols := set.Symbols()
+	return set.Symbols(), nil
+}
+
+// newRunner builds the configured feed over every universe symbol, and the runner that
+// drives it through the engine.
+func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, logger *slog.Logger) (*market.Runner, error) {
+	symbols, err := feedSymbols(ctx, svc)
+	if err != nil {
+		return nil, err
+	}
 
 	var feed market.Feed
 	switch cfg.Feed {
@@ -53,6 +61,6 @@ func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, lo
 	if err != nil {
 		return nil, fmt.Errorf("TICKSTOCK_FEED=%s: %w", cfg.Feed, err)
 	}
-	logger.Info("market feed ready", "feed", cfg.Feed, "symbols", len(symbols), "universes", len(names))
+	logger.Info("market feed ready", "feed", cfg.Feed, "symbols", len(symbols))
 	return market.NewRunner(market.RunnerConfig{Feed: feed, Symbols: symbols, Source: string(cfg.Feed), Logger: logger})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tickstock/tickstock/config"
 	"github.com/tickstock/tickstock/internal/faultproxy"
 	"github.com/tickstock/tickstock/internal/testenv"
 )
@@ -260,7 +261,7 @@ func mustRedisDB(tb testing.TB, n int) string {
 		c := redis.NewClient(opts)
 		defer c.Close()
 		ctx := context.Background()
-		iter := c.Scan(ctx, 0, redisPrefix+"*", 1000).Iterator()
+		iter := c.Scan(ctx, 0, config.DefaultRedisPrefix+"*", 1000).Iterator()
 		for iter.Next(ctx) {
 			c.Del(ctx, iter.Val())
 		}
