@@ -207,9 +207,9 @@ func TestFeedCheck(t *testing.T) {
 		keep       bool
 	}{
 		{10, 100, true}, {10, 101, true}, {10, 104, true}, // a gap of 2
-		{9, 105, false},                     // deposed
-		{12, 5000, true},                    // a new leader numbers on from the clock
-		{12, 5001, true},                    //
+		{9, 105, false},                    // deposed
+		{12, 5000, true},                   // a new leader numbers on from the clock
+		{12, 5001, true},                   //
 		{3, 5002, false}, {3, 5003, false}, // lower...
 		{3, 5004, true}, // ...three in a row: followed
 		{3, 5005, true},

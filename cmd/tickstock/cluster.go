@@ -50,6 +50,10 @@ type marketPlan struct {
 	source  stream.Source  // one instance: the publisher drains the runner
 	history stream.History // several: resumes of ids issued elsewhere
 	slots   handlers.StreamSlots
+	// feed is the shared feed (nil for one instance); its Metrics are the cluster figures
+	// for the admin page and Prometheus (leader or follower, lease holder, token, sequence,
+	// gaps, reconnects, bus latency, the Redis bus's counters).
+	feed *cluster.Feed
 	// run drives the emissions until ctx ends; lead ends when leadership must stop (the
 	// start of shutdown: the lease is released at once, for a quick takeover).
 	run func(work, lead context.Context, p *stream.Publisher, wg *sync.WaitGroup)
@@ -100,7 +104,7 @@ func newMarketPlan(cfg config.Config, client *redis.Client, instance string, b b
 			return build(ctx)
 		}})
 	slots := cluster.NewSlots(client, cfg.RedisPrefix+"streams:", instance, 0, logger)
-	return marketPlan{view: feed, health: feed.Health, history: feed.History, slots: slots,
+	return marketPlan{view: feed, health: feed.Health, history: feed.History, slots: slots, feed: feed,
 		run: func(work, lead context.Context, p *stream.Publisher, wg *sync.WaitGroup) {
 			wg.Go(func() { feed.Run(lead, p) })
 			wg.Go(func() { slots.Run(work) })

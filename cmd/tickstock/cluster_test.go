@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -301,10 +302,15 @@ func TestClusterThreeStartTogether(t *testing.T) {
 	seen := make([]map[string]string, len(procs))
 	for i, s := range streams {
 		seen[i] = map[string]string{}
+		var lat []time.Duration
 		for range 8 {
-			ev, _ := nextEmission(t, s, 10*time.Second)
+			ev, e := nextEmission(t, s, 10*time.Second)
 			seen[i][ev.id] = ev.data
+			lat = append(lat, ev.at.Sub(time.UnixMilli(e.EmittedAt)))
 		}
+		slices.Sort(lat)
+		t.Logf("%s: from the leader's emission to this client over Redis: median %s, max %s",
+			procs[i].name, lat[len(lat)/2].Round(100*time.Microsecond), lat[len(lat)-1].Round(100*time.Microsecond))
 	}
 	common := 0
 	for id, data := range seen[0] {
