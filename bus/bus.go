@@ -3,10 +3,14 @@
 // (settings, auth) never call the caches or the stream hub directly; every instance,
 // the publishing one included, applies a message by receiving it from the bus.
 //
-// Messages are plain values that encode to JSON (Encode, Decode), so a Redis bus can carry
+// Messages are plain values that encode to JSON (Encode, Decode), so the Redis bus carries
 // them between instances by swapping the implementation, not the callers. Local is the
 // in-process bus of a single instance; it sends every message through Encode and Decode
-// too, so a message that could not cross instances fails here first.
+// too, so a message that could not cross instances fails here first. Redis is the bus of
+// several instances (pub/sub, with a Resync after every reconnect).
+//
+// The package also holds the wire encoding of the feed leader's emissions (Emission,
+// AppendEmission, EmissionDecoder), which package cluster carries on a Redis Stream.
 package bus
 
 import (
