@@ -23,7 +23,8 @@ import (
 )
 
 // The multi-instance tests run real processes of the built binary, as operators do: the
-// binary is built once, the first time a test needs it, and removed when the tests end.
+// binary is built once, the first time a test needs it (with -race when the tests run
+// with it), and removed when the tests end.
 
 var built struct {
 	once sync.Once
@@ -49,7 +50,11 @@ func mustBinary(tb testing.TB) string {
 			return
 		}
 		built.path = filepath.Join(built.dir, "tickstock")
-		out, err := exec.Command("go", "build", "-o", built.path, ".").CombinedOutput()
+		args := []string{"build", "-o", built.path}
+		if raceBuild { // the processes run under the race detector too
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			built.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -119,6 +124,9 @@ func mustLaunch(tb testing.TB, name string, env map[string]string) *proc {
 		if p.alive() {
 			p.cmd.Process.Kill()
 			<-p.exited
+		}
+		if strings.Contains(p.logs.String(), "WARNING: DATA RACE") {
+			tb.Errorf("%s: the race detector found a data race", p.name)
 		}
 		if tb.Failed() {
 			tb.Logf("---- log of %s (%s) ----\n%s", p.name, p.Instance, p.logs.String())
