@@ -3,10 +3,14 @@
 // (settings, auth) never call the caches or the stream hub directly; every instance,
 // the publishing one included, applies a message by receiving it from the bus.
 //
-// Messages are plain values that encode to JSON (Encode, Decode), so a Redis bus can carry
+// Messages are plain values that encode to JSON (Encode, Decode), so the Redis bus carries
 // them between instances by swapping the implementation, not the callers. Local is the
 // in-process bus of a single instance; it sends every message through Encode and Decode
-// too, so a message that could not cross instances fails here first.
+// too, so a message that could not cross instances fails here first. Redis is the bus of
+// several instances (pub/sub, with a Resync after every reconnect).
+//
+// The package also holds the wire encoding of the feed leader's emissions (Emission,
+// AppendEmission, EmissionDecoder), which package cluster carries on a Redis Stream.
 package bus
 
 import (
@@ -72,6 +76,12 @@ type SymbolsAdded struct {
 	Symbols []string `json:"symbols"`
 }
 
+// Resync says this instance may have missed messages (its connection to the shared bus
+// broke and came back): every handler should drop what it caches and re-check what it
+// keeps open, as if every other message had arrived. The Redis bus delivers it locally
+// after each reconnect; it is never needed on a single instance.
+type Resync struct{}
+
 // Kind implements Message.
 func (SettingsChanged) Kind() string { return "settings_changed" }
 
@@ -92,6 +102,8 @@ func (TokenRevoked) Kind() string { return "token_revoked" }
 
 // Kind implements Message.
 func (SymbolsAdded) Kind() string { return "symbols_added" }
+
+func (Resync) Kind() string { return "resync" }
 
 // Handler applies one message on this instance. It must be quick and must not block: it
 // runs on the publisher's goroutine with the in-process bus, and on the receiving loop
@@ -148,6 +160,8 @@ func Decode(b []byte) (Message, error) {
 		m, err = decodeAs[TokenRevoked](env.Data)
 	case SymbolsAdded{}.Kind():
 		m, err = decodeAs[SymbolsAdded](env.Data)
+	case Resync{}.Kind():
+		m, err = decodeAs[Resync](env.Data)
 	default:
 		return nil, fmt.Errorf("bus: unknown message kind %q", env.Kind)
 	}

@@ -16,6 +16,7 @@ var samples = []Message{
 	EmbedRevoked{EmbedID: "emb-1"},
 	TokenRevoked{TokenID: "tok-1"},
 	SymbolsAdded{Symbols: []string{"AAPL", "BRK.B"}},
+	Resync{},
 }
 
 func TestEncodeDecode(t *testing.T) {

@@ -30,6 +30,10 @@ const (
 // DefaultPolygonURL is the provider's real-time stocks WebSocket.
 const DefaultPolygonURL = "wss://socket.polygon.io/stocks"
 
+// DefaultRedisPrefix starts the app's Redis keys unless TICKSTOCK_REDIS_PREFIX says
+// otherwise.
+const DefaultRedisPrefix = "tickstock:"
+
 // Config is every setting of SPEC section 1, validated.
 type Config struct {
 	Addr          string
@@ -55,6 +59,9 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For names the client
 	// (TICKSTOCK_TRUSTED_PROXIES); none by default.
 	TrustedProxies []netip.Prefix
+	// RedisPrefix starts every Redis key and channel the app uses (TICKSTOCK_REDIS_PREFIX),
+	// so several deployments (or test runs) can share one Redis.
+	RedisPrefix string
 	// SMTP is the outgoing mail server (TICKSTOCK_SMTP_URL); nil: reset links go to the log.
 	SMTP *SMTP
 	// MailFrom is the From address of the app's mail (TICKSTOCK_MAIL_FROM).
@@ -254,6 +261,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.PolygonAPIKey = strings.TrimSpace(getenv("POLYGON_API_KEY"))
 	c.TrustedProxies = l.prefixes("TICKSTOCK_TRUSTED_PROXIES")
+	c.RedisPrefix = l.str("TICKSTOCK_REDIS_PREFIX", DefaultRedisPrefix)
 
 	if raw := strings.TrimSpace(getenv("TICKSTOCK_SIM_SEED")); raw != "" {
 		seed, err := strconv.ParseInt(raw, 10, 64)
@@ -298,6 +306,9 @@ func Load(getenv func(string) string) (Config, error) {
 		if _, err := redis.ParseURL(c.RedisURL); err != nil {
 			l.fail("REDIS_URL", redactURL(c.RedisURL), "is not a valid Redis URL such as redis://127.0.0.1:6379/0")
 		}
+	}
+	if len(c.RedisPrefix) > 64 || strings.ContainsAny(c.RedisPrefix, " \t\r\n*?[]") {
+		l.fail("TICKSTOCK_REDIS_PREFIX", c.RedisPrefix, "must be at most 64 characters, without spaces or glob characters (*?[])")
 	}
 	switch c.Feed {
 	case FeedReplay:

@@ -18,7 +18,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.Addr != "localhost:8080" || c.Feed != FeedSim || c.SimRate != 2000 || c.EmitInterval != time.Second ||
 		!c.CookieSecure || c.RateLimit != 100 || !c.SignupOpen || c.LogJSON || c.DataDir != ".tickstock" ||
-		c.ReplaySpeed != 1 || c.SimSeedSet || c.PolygonURL != DefaultPolygonURL {
+		c.ReplaySpeed != 1 || c.SimSeedSet || c.PolygonURL != DefaultPolygonURL || c.RedisPrefix != "tickstock:" {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }
@@ -29,12 +29,14 @@ func TestLoadValid(t *testing.T) {
 		"TICKSTOCK_REPLAY_SPEED": "0", "TICKSTOCK_SIM_SEED": "-42", "TICKSTOCK_EMIT_INTERVAL": "250ms",
 		"TICKSTOCK_COOKIE_SECURE": "false", "TICKSTOCK_SIGNUP": "closed", "TICKSTOCK_LOG_FORMAT": "json",
 		"REDIS_URL": "redis://127.0.0.1:6379/3", "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db",
+		"TICKSTOCK_REDIS_PREFIX": "staging:tickstock:",
 	}))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	if c.Feed != FeedReplay || c.ReplaySpeed != 0 || c.SimSeed != -42 || !c.SimSeedSet ||
-		c.EmitInterval != 250*time.Millisecond || c.CookieSecure || c.SignupOpen || !c.LogJSON {
+		c.EmitInterval != 250*time.Millisecond || c.CookieSecure || c.SignupOpen || !c.LogJSON ||
+		c.RedisPrefix != "staging:tickstock:" {
 		t.Fatalf("values not applied: %+v", c)
 	}
 }
@@ -92,6 +94,8 @@ func TestLoadBadValues(t *testing.T) {
 		{"database url", "DATABASE_URL", "postgres://u:secret@host:notaport/db", nil},
 		{"redis url", "REDIS_URL", "http://u:secret@127.0.0.1:6379", nil},
 		{"trusted proxies bits", "TICKSTOCK_TRUSTED_PROXIES", "10.0.0.0/33", nil},
+		{"redis prefix glob", "TICKSTOCK_REDIS_PREFIX", "a*:", nil},
+		{"redis prefix long", "TICKSTOCK_REDIS_PREFIX", strings.Repeat("x", 65), nil},
 		{"trusted proxies host name", "TICKSTOCK_TRUSTED_PROXIES", "10.0.0.1, proxy.local", nil},
 	}
 	for _, tt := range tests {

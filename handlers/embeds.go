@@ -223,6 +223,6 @@ func (h *Handlers) EmbedStream(c *fiber.Ctx) error {
 	}
 	h.credentials.Touch(ctx, cred)
 	allowOrigin(c)
-	h.serveStream(c, conn, time.Time{})
+	h.serveStream(c, conn, time.Time{}, func() {})
 	return nil
 }

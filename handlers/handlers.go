@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/a-h/templ"
@@ -47,6 +48,16 @@ type Deps struct {
 	AdminAudit  *audit.Log         // the trail of admin actions
 	Metrics     *metrics.Collector // the live figures of /api/admin/metrics and /admin
 	HTTPStats   *metrics.HTTPStats // rate-limit refusals and answers by status (nil: not counted)
+	// StreamSlots counts each user's streams across instances (nil: the hub counts this
+	// instance's only, which is exact for a single instance).
+	StreamSlots StreamSlots
+}
+
+// StreamSlots holds a user's stream slots across instances: Acquire takes one, or fails
+// with stream.ErrTooManyStreams when the user has stream.MaxStreamsPerUser open on all
+// instances together; release gives it back. A cluster.Slots over Redis implements it.
+type StreamSlots interface {
+	Acquire(ctx context.Context, userID int64) (release func(), err error)
 }
 
 // Check is one dependency /readyz asks: Ping returns nil while it can serve requests.
@@ -91,12 +102,25 @@ type Handlers struct {
 	adminAudit     *audit.Log
 	metrics        *metrics.Collector
 	httpStats      *metrics.HTTPStats
+	slots          StreamSlots
+	rechecking     atomic.Bool
 }
 
 // New builds the handlers. It also subscribes the stream hub to the bus, so whatever ends
 // a session, a user's access, an embed link or an API token (on any instance) ends the
 // matching streams here. UserEnded ends every stream of the user: embeds and tokens too.
 func New(d Deps) *Handlers {
+	if d.Metrics == nil {
+		d.Metrics = metrics.NewCollector(defaultSources(d))
+	}
+	h := &Handlers{
+		checks: d.Checks, logger: d.Logger, sessions: d.Sessions, counter: d.Counter,
+		accounts: d.Accounts, resets: d.Resets, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
+		cookieSecure: d.CookieSecure, trustedProxies: d.TrustedProxies,
+		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market, slots: d.StreamSlots,
+		symbols: d.Symbols, credentials: d.Credentials,
+		adminAudit: d.AdminAudit, metrics: d.Metrics, httpStats: d.HTTPStats,
+	}
 	if d.Bus != nil && d.Hub != nil {
 		hub := d.Hub
 		d.Bus.Subscribe(func(m bus.Message) {
@@ -109,21 +133,12 @@ func New(d Deps) *Handlers {
 				hub.EndEmbed(m.EmbedID, bus.ReasonRevoked)
 			case bus.TokenRevoked:
 				hub.EndToken(m.TokenID, bus.ReasonRevoked)
+			case bus.Resync:
+				go h.recheckStreams() // it reads the session store: not on the bus's goroutine
 			}
 		})
 	}
-	if d.Metrics == nil {
-		d.Metrics = metrics.NewCollector(defaultSources(d))
-	}
-	return &Handlers{
-		checks: d.Checks, logger: d.Logger, sessions: d.Sessions, counter: d.Counter,
-		accounts: d.Accounts, resets: d.Resets, audit: d.Audit, rateLimitN: d.RateLimit, signupOpen: d.SignupOpen,
-		cookieSecure: d.CookieSecure, trustedProxies: d.TrustedProxies,
-		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market,
-		symbols:     d.Symbols,
-		credentials: d.Credentials,
-		adminAudit:  d.AdminAudit, metrics: d.Metrics, httpStats: d.HTTPStats,
-	}
+	return h
 }
 
 // defaultSources are the metrics sources found in d, for tests and tools that pass no

@@ -51,28 +51,44 @@ func (h *Handlers) Stream(c *fiber.Ctx) error {
 		conn.TokenID, expires = token.Handle, time.Time{}
 	}
 	ctx, cancel := timeout(c, 5*time.Second)
-	err := h.publisher.Attach(ctx, conn, last)
-	cancel()
+	defer cancel()
+	release := func() {}
+	if h.slots != nil { // the limit across instances; the hub counts this one's
+		var err error
+		if release, err = h.slots.Acquire(ctx, u.ID); err != nil {
+			return h.streamRefused(c, err)
+		}
+	}
+	if err := h.publisher.Attach(ctx, conn, last); err != nil {
+		release()
+		return h.streamRefused(c, err)
+	}
+	if token != nil {
+		if err := h.confirmLive(c, conn, *token); err != nil {
+			release()
+			return err
+		}
+	}
+	h.serveStream(c, conn, expires, release)
+	return nil
+}
+
+// streamRefused answers a stream that cannot open: too many open already, the server
+// shutting down, or a dependency away.
+func (h *Handlers) streamRefused(c *fiber.Ctx, err error) error {
 	switch {
 	case errors.Is(err, stream.ErrTooManyStreams):
 		c.Set(fiber.HeaderRetryAfter, "5")
 		return tickstock.Errorf(tickstock.ERATELIMIT, "You have %d streams open already; close a tab first.", stream.MaxStreamsPerUser)
 	case errors.Is(err, stream.ErrHubClosed):
 		return tickstock.Errorf(tickstock.EUNAVAILABLE, "The server is restarting.")
-	case err != nil:
-		return err
 	}
-	if token != nil {
-		if err := h.confirmLive(c, conn, *token); err != nil {
-			return err
-		}
-	}
-	h.serveStream(c, conn, expires)
-	return nil
+	return err
 }
 
-// serveStream answers with the SSE headers and hands the socket to stream.Serve.
-func (h *Handlers) serveStream(c *fiber.Ctx, conn *stream.Conn, expires time.Time) {
+// serveStream answers with the SSE headers and hands the socket to stream.Serve; release
+// gives the stream's slot back when it ends.
+func (h *Handlers) serveStream(c *fiber.Ctx, conn *stream.Conn, expires time.Time, release func()) {
 	netConn := c.Context().Conn()
 	hub, logger := h.hub, h.logger
 	c.Set(fiber.HeaderContentType, "text/event-stream")
@@ -80,6 +96,7 @@ func (h *Handlers) serveStream(c *fiber.Ctx, conn *stream.Conn, expires time.Tim
 	c.Set(fiber.HeaderConnection, "keep-alive")
 	c.Set("X-Accel-Buffering", "no")
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer release()
 		defer hub.Unregister(conn)
 		defer conn.Close("client gone")
 		err := stream.Serve(w, conn, stream.ServeOptions{

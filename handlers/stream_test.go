@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tickstock/tickstock/auth"
+	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/db"
 	"github.com/tickstock/tickstock/internal/testenv"
 	"github.com/tickstock/tickstock/market"
@@ -687,4 +688,37 @@ func TestStreamOpensWithRecentHistory(t *testing.T) {
 	if want := fmt.Sprintf("%d.1", one.Seq+2); got.ID != want {
 		t.Fatalf("the JSON stream's first event is %s, want the live emission %s", got.ID, want)
 	}
+}
+
+// TestResyncEndsStreamsOfLostSessions: after a resync (this instance's bus connection came
+// back, so it may have missed session ends), streams whose session is gone from the store
+// end with logout; streams of live sessions go on.
+func TestResyncEndsStreamsOfLostSessions(t *testing.T) {
+	rdb, prefix := testenv.MustRedis(t)
+	app := MustApp(t, withRedis(rdb, prefix))
+	_, pw1 := app.MustUser(t, "kept@example.com", "kept")
+	_, pw2 := app.MustUser(t, "lost@example.com", "lost")
+	kept, lost := app.NewClient(t), app.NewClient(t)
+	kept.login("kept@example.com", pw1)
+	lost.login("lost@example.com", pw2)
+	sk, _ := kept.openStream("/stream")
+	sl, _ := lost.openStream("/stream")
+	waitConns(t, app, 2)
+
+	// The session vanishes behind this instance's back (another instance revoked it and
+	// the message was missed, or Redis lost it).
+	ctx := context.Background()
+	sid := lost.cookie(auth.CookieName).Value
+	if n, err := rdb.Del(ctx, prefix+"sess:"+sid).Result(); err != nil || n != 1 {
+		t.Fatalf("delete the session from Redis: %d %v", n, err)
+	}
+	if err := app.deps.Bus.Publish(ctx, bus.Resync{}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := sl.next(t, 5*time.Second, "logout"); ev.Data != bus.ReasonExpired {
+		t.Fatalf("logout reason %q", ev.Data)
+	}
+	waitConns(t, app, 1)
+	app.emit(t, testenv.MustSampleEvents(t)[:20]...)
+	sk.next(t, 5*time.Second, stream.EventMarket)
 }

@@ -148,7 +148,18 @@ func (s *Service) apply(m bus.Message) {
 		s.Invalidate(m.UserID)
 	case bus.UniversesChanged:
 		s.InvalidateUniverses()
+	case bus.Resync: // this instance may have missed invalidations: trust nothing cached
+		s.invalidateAll()
+		s.InvalidateUniverses()
 	}
+}
+
+// invalidateAll drops every user's cached settings, and loads in flight are not kept.
+func (s *Service) invalidateAll() {
+	s.mu.Lock()
+	clear(s.users)
+	clear(s.loading)
+	s.mu.Unlock()
 }
 
 // Get returns a user's settings: from the cache, or read under the user's own row-level

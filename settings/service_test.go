@@ -558,6 +558,29 @@ func TestCacheInvalidationAndTTL(t *testing.T) {
 			t.Errorf("universe list not dropped on UniversesChanged: %+v", u)
 		}
 	}
+
+	// A resync (the instance's bus connection broke and came back, so it may have missed
+	// any invalidation) drops every cached user and the universes.
+	MustGet(t, svc, id)
+	other2 := MustUser(t, d.pool, "cached-too")
+	MustGet(t, svc, other2)
+	MustExec(t, d.url, `UPDATE user_filters SET filters = '{"trends":{"direction":"up"}}' WHERE user_id = $1`, id)
+	MustExec(t, d.url, `UPDATE universes SET description = 'edited again' WHERE name = 'ETF_UNIVERSE'`)
+	if err := b.Publish(ctx, bus.Resync{}); err != nil {
+		t.Fatal(err)
+	}
+	if st := svc.Stats(); st.FilterCacheSize != 0 {
+		t.Fatalf("users still cached after a resync: %+v", st)
+	}
+	if got := MustGet(t, svc, id); got.Filters.Trends.Direction != "up" {
+		t.Fatalf("after a resync: %+v", got.Filters.Trends)
+	}
+	infos, _ = svc.Universes(ctx)
+	for _, u := range infos {
+		if u.Name == "ETF_UNIVERSE" && u.Description != "edited again" {
+			t.Errorf("universe list not dropped on Resync: %+v", u)
+		}
+	}
 }
 
 // failingBus applies messages here but cannot reach other instances.

@@ -295,6 +295,9 @@ func TestPublisherWhenTheDatabaseIsDown(t *testing.T) {
 	}
 
 	env.proxy.Up()
+	// "Returns" means it answers again: on a loaded machine a new connection may take
+	// longer than the publisher's 200 ms load deadline, and the emission would wait once more.
+	waitFor(t, "the database through the proxy", func() bool { return env.pool.Ping(ctx) == nil })
 	clock.Add(time.Second)
 	p.Publish(ctx, Batch{Events: chunks[3]})
 	waited := append(append(append([]market.Event(nil), chunks[1]...), chunks[2]...), chunks[3]...)

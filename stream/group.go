@@ -37,10 +37,12 @@ type group struct {
 }
 
 // kept is one emission of one group, in the formats rendered for it (nil: not rendered).
+// first is the number of the first upstream batch it holds: below seq when batches that
+// had to wait went out together.
 type kept struct {
-	seq  uint64
-	html *Message
-	json *Message
+	seq, first uint64
+	html       *Message
+	json       *Message
 }
 
 // userState is what the publisher remembers of a user: the last known settings, which

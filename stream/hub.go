@@ -287,6 +287,18 @@ func (h *Hub) Counts() (users, conns int) {
 	return len(h.users), h.conns
 }
 
+// SessionIDs returns the sessions with open streams, so they can be checked against the
+// session store after this instance may have missed their ends (bus.Resync).
+func (h *Hub) SessionIDs() []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	ids := make([]string, 0, len(h.sessions))
+	for id := range h.sessions {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // Closing is closed when Shutdown begins, so a stream can end even before its connection
 // is closed (ServeOptions.Shutdown).
 func (h *Hub) Closing() <-chan struct{} { return h.closing }

@@ -50,7 +50,10 @@ type Config struct {
 	// RebuildEvery is how often a group's matcher and market universe are rebuilt, so admin
 	// edits to universes reach running streams (default 1 min).
 	RebuildEvery time.Duration
-	Now          func() time.Time
+	// History, when set, serves resumes that this instance's own buffer cannot (see
+	// Attach): a cluster.Feed reads them from the emissions it received or from Redis.
+	History History
+	Now     func() time.Time
 	// Bus, when set, tells the publisher of universe edits (bus.UniversesChanged): every
 	// group's matcher and market universe are rebuilt at the next emission, so open streams
 	// follow an admin's edit without waiting for RebuildEvery.
@@ -281,8 +284,15 @@ func (p *Publisher) emit(ctx context.Context, now time.Time) bool {
 	}
 
 	seq := p.nextSeq(now)
+	first := p.pending[0].Seq
+	if first == 0 {
+		first = seq
+	}
 	events, snap := p.takePending()
 	emitted := now.UnixMilli()
+	if at := p.pending[len(p.pending)-1].At; !at.IsZero() {
+		emitted = at.UnixMilli()
+	}
 	p.events = events
 	p.rows.reset(len(events))
 	var size int64
@@ -296,7 +306,7 @@ func (p *Publisher) emit(ctx context.Context, now time.Time) bool {
 		if snap != nil {
 			summary = snap.Summary(g.market)
 		}
-		k := kept{seq: seq}
+		k := kept{seq: seq, first: first}
 		if wantHTML {
 			k.html = p.renderHTML(ctx, seq, emitted, summary)
 			size += k.html.size()

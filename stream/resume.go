@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tickstock/tickstock"
+	"github.com/tickstock/tickstock/market"
 )
 
 // Resume: every group keeps its recent emissions, also for a while after its last stream
@@ -43,6 +44,7 @@ func (p *Publisher) Attach(ctx context.Context, c *Conn, last *EventID) error {
 	if err != nil {
 		return err
 	}
+	hist := p.history(ctx, g.key, c.Format, last)
 	if err := p.mu.LockContext(ctx); err != nil {
 		return busy(err)
 	}
@@ -72,18 +74,156 @@ func (p *Publisher) Attach(ctx context.Context, c *Conn, last *EventID) error {
 		u.loaded = now
 	}
 	g.markLive(c.Format, now)
+	if len(hist) > 0 {
+		p.fill(ctx, g, c.Format, last.Seq, hist, now)
+	}
 	c.backlog = p.backlog(g, c.Format, last)
 	return nil
 }
 
+// history fetches the upstream emissions a resume needs when the group's own buffer
+// cannot serve it exactly (the client streamed from another instance, where its group
+// was rendered, and this one was not rendering it). It runs before the lock; its I/O is
+// bounded by a second. It returns nil when the buffer suffices, there is no History, the
+// id is ahead of what this instance published (it answers "reset unknown" then) or the
+// fetch fails.
+func (p *Publisher) history(ctx context.Context, key string, f Format, last *EventID) []Batch {
+	if last == nil || p.cfg.History == nil {
+		return nil
+	}
+	if err := p.mu.LockContext(ctx); err != nil {
+		return nil
+	}
+	need := last.Seq <= p.seq && !p.serves(p.groups[key], f, last.Seq)
+	p.mu.Unlock()
+	if !need {
+		return nil
+	}
+	hctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	hist, err := p.cfg.History(hctx, last.Seq)
+	if err != nil {
+		p.cfg.Logger.Warn("publisher: resume: emissions for another instance's id unavailable", "seq", last.Seq, "err", err)
+		return nil
+	}
+	return hist
+}
+
+// serves reports whether g's buffer holds every emission from seq on in format f.
+func (p *Publisher) serves(g *group, f Format, seq uint64) bool {
+	if g == nil {
+		return false
+	}
+	i := sort.Search(len(g.ring), func(i int) bool { return g.ring[i].seq >= seq })
+	if i == len(g.ring) || g.ring[i].seq != seq {
+		return false
+	}
+	for _, k := range g.ring[i:] {
+		if k.pick(f) == nil {
+			return false
+		}
+	}
+	return true
+}
+
+func (k kept) pick(f Format) *Message {
+	if f == FormatJSON {
+		return k.json
+	}
+	return k.html
+}
+
+// fill puts the upstream emissions hist (numbered from `from`, up to what this instance
+// published) into g's buffer in format f, rendering those it lacks, so that backlog can
+// serve the resume exactly. hist must start at `from` and run without a gap to what g
+// already holds; otherwise fill changes nothing and the client gets a reset. It runs
+// under the lock, CPU only.
+func (p *Publisher) fill(ctx context.Context, g *group, f Format, from uint64, hist []Batch, now time.Time) {
+	if hist[0].Seq != from {
+		return
+	}
+	for len(hist) > 0 && hist[len(hist)-1].Seq > p.seq {
+		hist = hist[:len(hist)-1] // not yet published here: it comes live
+	}
+	if len(hist) == 0 {
+		return
+	}
+	if age := now.Sub(hist[0].At); !hist[0].At.IsZero() && age > p.cfg.ResumeWindow+p.cfg.Interval {
+		return // older than the window: a reset "expired", as on the first instance
+	}
+	top := hist[len(hist)-1].Seq
+	// What g holds after hist must follow it directly (it was published here after hist's
+	// last emission), or resume would skip emissions.
+	var after []kept
+	for _, k := range g.ring {
+		if k.seq > top {
+			after = append(after, k)
+		}
+	}
+	if len(after) > 0 && after[0].first != top+1 {
+		return
+	}
+	have := make(map[uint64]kept, len(g.ring))
+	for _, k := range g.ring {
+		if k.seq <= top {
+			have[k.seq] = k
+		}
+	}
+	var before []kept
+	for _, k := range g.ring {
+		if k.seq < from {
+			before = append(before, k)
+		}
+	}
+	ring := make([]kept, 0, len(before)+len(hist)+len(after))
+	ring = append(ring, before...)
+	var size int64
+	for _, b := range hist {
+		k, ok := have[b.Seq]
+		if !ok || k.first != k.seq { // absent, or several upstream batches in one
+			k = kept{seq: b.Seq, first: b.Seq}
+		}
+		if k.pick(f) == nil {
+			m := p.render(ctx, g, f, b)
+			size += m.size()
+			if f == FormatJSON {
+				k.json = m
+			} else {
+				k.html = m
+			}
+		}
+		ring = append(ring, k)
+	}
+	g.ring = append(ring, after...)
+	p.logBytes += size
+	if n := len(p.log); n > 0 {
+		p.log[n-1].bytes += size // counted against the newest, so trim sees the bytes
+	}
+}
+
+// render renders one upstream batch for g in format f, outside an emission. It uses the
+// emission scratch, so it runs under the lock.
+func (p *Publisher) render(ctx context.Context, g *group, f Format, b Batch) *Message {
+	p.events = b.Events
+	defer func() { p.events = nil }()
+	p.rows.reset(len(b.Events))
+	p.filter(g.matcher, b.Events)
+	summary := market.Summary{Breadth: 50, Activity: market.ActivityQuiet, UniverseSize: len(g.market)}
+	if b.Snapshot != nil {
+		summary = b.Snapshot.Summary(g.market)
+	}
+	emitted := b.At.UnixMilli()
+	if b.At.IsZero() {
+		emitted = p.cfg.Now().UnixMilli()
+	}
+	if f == FormatJSON {
+		return p.renderJSON(b.Seq, emitted, summary)
+	}
+	return p.renderHTML(ctx, b.Seq, emitted, summary)
+}
+
 // backlog returns what a new connection in g gets before live emissions.
 func (p *Publisher) backlog(g *group, f Format, last *EventID) []*Message {
-	pick := func(k kept) *Message {
-		if f == FormatJSON {
-			return k.json
-		}
-		return k.html
-	}
 	if last == nil {
 		if f == FormatJSON {
 			return nil
@@ -103,7 +243,7 @@ func (p *Publisher) backlog(g *group, f Format, last *EventID) []*Message {
 	i := sort.Search(len(g.ring), func(i int) bool { return g.ring[i].seq >= last.Seq })
 	exact := i < len(g.ring) && g.ring[i].seq == last.Seq
 	for j := i; exact && j < len(g.ring); j++ {
-		exact = pick(g.ring[j]) != nil
+		exact = g.ring[j].pick(f) != nil
 	}
 	if !exact {
 		reason := ResetUnknown
@@ -114,7 +254,7 @@ func (p *Publisher) backlog(g *group, f Format, last *EventID) []*Message {
 		return append([]*Message{resetMessage(reason)}, p.backlog(g, f, nil)...)
 	}
 	out := make([]*Message, 0, len(g.ring)-i)
-	if first := pick(g.ring[i]); first.Frames[len(first.Frames)-1].ID.After(*last) {
+	if first := g.ring[i].pick(f); first.Frames[len(first.Frames)-1].ID.After(*last) {
 		rest := &Message{Seq: first.Seq}
 		for _, fr := range first.Frames {
 			if fr.ID.After(*last) {
@@ -124,7 +264,7 @@ func (p *Publisher) backlog(g *group, f Format, last *EventID) []*Message {
 		out = append(out, rest)
 	}
 	for _, k := range g.ring[i+1:] {
-		out = append(out, pick(k))
+		out = append(out, k.pick(f))
 	}
 	return out
 }

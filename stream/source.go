@@ -1,6 +1,11 @@
 package stream
 
-import "github.com/tickstock/tickstock/market"
+import (
+	"context"
+	"time"
+
+	"github.com/tickstock/tickstock/market"
+)
 
 // Batch is the input of one emission: the events detected since the previous one, in
 // detection order, and the market figures at that moment.
@@ -14,7 +19,16 @@ type Batch struct {
 	Events []market.Event
 	// Snapshot gives each settings group its market summary; nil gives an empty summary.
 	Snapshot *market.Snapshot
+	// At is when the emission was made upstream (the feed leader's clock); zero means now.
+	// It is the emitted_at of what the streams send, so every instance sends the same
+	// bytes and a client's latency includes the trip over the bus.
+	At time.Time
 }
+
+// History returns the upstream emissions numbered from `from` on (that one included),
+// oldest first, so a stream that resumes with an id issued by another instance can be
+// served exactly although this instance was not rendering its settings group.
+type History func(ctx context.Context, from uint64) ([]Batch, error)
 
 // Source hands over the next emission's input: everything since the previous call. The
 // publisher calls Next once per emit interval. A source fed by an upstream numbering should

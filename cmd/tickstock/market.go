@@ -4,18 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
-	"time"
 
-	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/config"
 	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/settings"
 )
 
-// newRunner builds the configured feed over every universe symbol and every symbol of
-// anyone's watchlist, and the runner that drives it through the engine.
-func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, logger *slog.Logger) (*market.Runner, error) {
+// feedSymbols lists the symbols the feed covers: every universe's, and every symbol of
+// anyone's watchlist.
+func feedSymbols(ctx context.Context, svc *settings.Service) ([]string, error) {
 	infos, err := svc.Universes(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load universes: %w", err)
@@ -32,7 +29,16 @@ func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, lo
 	if err != nil {
 		return nil, fmt.Errorf("load watchlist symbols: %w", err)
 	}
-	symbols := market.UnionSymbols(set.Symbols(), listed)
+	return market.UnionSymbols(set.Symbols(), listed), nil
+}
+
+// newRunner builds the configured feed over feedSymbols, and the runner that drives it
+// through the engine.
+func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, logger *slog.Logger) (*market.Runner, error) {
+	symbols, err := feedSymbols(ctx, svc)
+	if err != nil {
+		return nil, err
+	}
 
 	var feed market.Feed
 	switch cfg.Feed {
@@ -60,77 +66,6 @@ func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, lo
 	if err != nil {
 		return nil, fmt.Errorf("TICKSTOCK_FEED=%s: %w", cfg.Feed, err)
 	}
-	logger.Info("market feed ready", "feed", cfg.Feed, "symbols", len(symbols), "universes", len(names),
-		"watchlist_symbols", len(listed))
+	logger.Info("market feed ready", "feed", cfg.Feed, "symbols", len(symbols))
 	return market.NewRunner(market.RunnerConfig{Feed: feed, Symbols: symbols, Source: string(cfg.Feed), Logger: logger})
-}
-
-// followUniverses adds every universe symbol the feed does not know yet to the running
-// runner whenever a universe changes (bus.UniversesChanged, from any instance), so an
-// admin's edit reaches the feed without a restart. The read runs off the bus's goroutine.
-func followUniverses(b bus.Bus, svc *settings.Service, runner *market.Runner, logger *slog.Logger) {
-	b.Subscribe(func(m bus.Message) {
-		if _, ok := m.(bus.UniversesChanged); !ok {
-			return
-		}
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			symbols, err := svc.AllSymbols(ctx)
-			if err == nil {
-				_, err = runner.AddSymbols(symbols)
-			}
-			if err != nil {
-				logger.Warn("universes changed, but their symbols could not be added to the feed", "err", err)
-			}
-		}()
-	})
-}
-
-// growFeed subscribes to bus.SymbolsAdded (a watchlist gained symbols) at once and returns
-// the loop that adds those symbols to the runner's engine and feed until ctx ends: the
-// simulator starts ticking them and the Polygon feed subscribes to them, without a
-// restart. The bus handler only queues them (handlers must not block; a Polygon subscribe
-// writes to the network); the loop adds them in order. With several instances the message
-// reaches every one; an instance whose runner does not run the feed registers them with its engine only, which is
-// harmless, and the instance that holds the feed subscribes to them.
-func growFeed(b bus.Bus, runner *market.Runner, logger *slog.Logger) func(ctx context.Context) {
-	var mu sync.Mutex
-	var pending []string
-	wake := make(chan struct{}, 1)
-	b.Subscribe(func(m bus.Message) {
-		added, ok := m.(bus.SymbolsAdded)
-		if !ok || len(added.Symbols) == 0 {
-			return
-		}
-		mu.Lock()
-		pending = append(pending, added.Symbols...)
-		mu.Unlock()
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	})
-	return func(ctx context.Context) {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-wake:
-			}
-			mu.Lock()
-			batch := pending
-			pending = nil
-			mu.Unlock()
-			valid := batch[:0]
-			for _, s := range batch {
-				if market.ValidSymbol(s) {
-					valid = append(valid, s)
-				}
-			}
-			if _, err := runner.AddSymbols(valid); err != nil {
-				logger.Warn("market: could not add watchlist symbols to the feed", "symbols", len(valid), "err", err)
-			}
-		}
-	}
 }

@@ -13,20 +13,17 @@ import (
 
 	adminaudit "github.com/tickstock/tickstock/audit"
 	"github.com/tickstock/tickstock/auth"
-	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/config"
 	"github.com/tickstock/tickstock/credentials"
 	"github.com/tickstock/tickstock/handlers"
 	"github.com/tickstock/tickstock/mail"
+	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/metrics"
 	"github.com/tickstock/tickstock/rdb"
 	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/static"
 	"github.com/tickstock/tickstock/stream"
 )
-
-// redisPrefix namespaces every key the app writes in a shared Redis.
-const redisPrefix = "tickstock:"
 
 // The shutdown budget. SPEC section 1 allows 10 s from the signal to exit; every phase
 // ends at a fixed offset from the signal, so a slow phase eats its own time, never the
@@ -78,12 +75,14 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 		defer redisClient.Close()
 	}
 
-	b := bus.NewLocal()
+	instance := newInstanceID()
+	b, redisBus := newBus(cfg, redisClient, instance, logger)
 	var counter auth.Counter = auth.NewMemoryCounter()
-	sessionCfg := auth.SessionConfig{KeyPrefix: redisPrefix, Bus: b}
+	sessionCfg := auth.SessionConfig{KeyPrefix: cfg.RedisPrefix, Bus: b}
 	checks := []handlers.Check{{Name: "database", Ping: d.pool.Ping}}
 	if redisClient != nil { // a nil *redis.Client must not become a non-nil interface
-		counter = auth.NewRedisCounter(redisClient, redisPrefix+"count:")
+		logger.Info("several instances may share this Redis", "instance", instance, "prefix", cfg.RedisPrefix)
+		counter = auth.NewRedisCounter(redisClient, cfg.RedisPrefix+"count:")
 		sessionCfg.Redis = redisClient
 		checks = append(checks, handlers.Check{Name: "redis", Ping: func(ctx context.Context) error {
 			return redisClient.Ping(ctx).Err()
@@ -108,33 +107,42 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 	if err != nil {
 		return err
 	}
+	plan := newMarketPlan(cfg, redisClient, instance, b, runner,
+		func(ctx context.Context) (*market.Runner, error) { return newRunner(ctx, cfg, svc, logger) },
+		func(ctx context.Context) ([]string, error) { return feedSymbols(ctx, svc) }, logger)
 	// A feed that stopped for good (a rejected key, a replay that ended without loop) makes
 	// the instance unready: it would serve stale panels forever.
-	checks = append(checks, handlers.Check{Name: "feed", Ping: func(context.Context) error { return runner.Health() }})
-	followUniverses(b, svc, runner, logger) // an admin's new symbols reach the feed
+	checks = append(checks, handlers.Check{Name: "feed", Ping: func(context.Context) error { return plan.health() }})
 	hub := stream.NewHub(0)
 	publisher := stream.NewPublisher(stream.Config{
-		Hub: hub, Source: stream.Local(runner), Settings: svc, Logger: logger, Interval: cfg.EmitInterval, Bus: b,
+		Hub: hub, Source: plan.source, History: plan.history, Settings: svc, Logger: logger,
+		Interval: cfg.EmitInterval, Bus: b,
 	})
 	httpStats := metrics.NewHTTPStats()
 	collector := metrics.NewCollector(metrics.Sources{
-		Hub: hub, Settings: svc, Feed: runner, Publisher: publisher, Auth: audit, HTTP: httpStats,
+		Hub: hub, Settings: svc, Feed: plan.feedMetrics, Publisher: publisher, Auth: audit, HTTP: httpStats,
 	})
 
-	grow := growFeed(b, runner, logger) // subscribed now: no added symbol is missed
-	// The market and the publisher run until shutdown begins.
+	// The market and the publisher run until shutdown begins; leadership of a shared feed
+	// ends as soon as shutdown begins, so another instance takes over at once.
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	lead, stopLead := context.WithCancel(work)
+	if redisBus != nil {
+		if err := redisBus.Start(work); err != nil {
+			stopLead()
+			stopWork()
+			return err
+		}
+	}
 	var wg sync.WaitGroup
-	wg.Add(4)
-	go func() {
-		defer wg.Done()
-		_ = runner.Run(work) // a stop is logged at ERROR by the runner and turns /readyz to 503
-	}()
-	go func() { defer wg.Done(); publisher.Run(work) }() //nolint:errcheck
-	go func() { defer wg.Done(); collector.Run(work.Done()) }()
-	go func() { defer wg.Done(); grow(work) }()
+	plan.run(work, lead, publisher, &wg)
+	wg.Go(func() { collector.Run(work.Done()) })
 	defer func() {
+		stopLead()
 		stopWork()
+		if redisBus != nil {
+			wg.Go(redisBus.Wait)
+		}
 		wctx, cancel := phase(shutdownWork)
 		defer cancel()
 		if !waitGroup(wctx, &wg) {
@@ -161,7 +169,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 		Checks: checks, Bus: b, Logger: logger, Sessions: sessions, Counter: counter,
 		Accounts: auth.NewAccounts(d.pool, sessions), Resets: resets, Audit: audit, RateLimit: cfg.RateLimit,
 		SignupOpen: cfg.SignupOpen, CookieSecure: cfg.CookieSecure, TrustedProxies: cfg.TrustedProxies,
-		Settings: svc, Hub: hub, Publisher: publisher, Market: runner, Symbols: runner, Credentials: credentialSvc,
+		Settings: svc, Hub: hub, Publisher: publisher, Market: plan.view, Symbols: plan.symbols,
+		StreamSlots: plan.slots, Credentials: credentialSvc,
 		AdminAudit: adminaudit.New(d.pool), Metrics: collector, HTTPStats: httpStats,
 	})
 	app := h.NewApp()
@@ -199,6 +208,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 	}
 	stopAt, shuttingDown = time.Now(), true
 	logger.Info("shutting down")
+	stopLead()     // a feed leader stops its feed and releases the lease now
 	hub.Shutdown() // streams send a final comment and close, so HTTP shutdown is not held up
 	hctx, cancel := phase(shutdownHTTP)
 	defer cancel()

@@ -204,10 +204,11 @@ func TestShutdownWithinBudgetEmbedded(t *testing.T) {
 // ends the process within 10 s.
 func TestShutdownWithinBudgetStalledDatabase(t *testing.T) {
 	dbURL := testenv.MustDatabase(t)
-	redisURL := mustRedisDB(t, 15)
+	redisURL, prefix := mustRedisDB(t, 15)
 	p := faultproxy.MustStart(t, testenv.MustHostPort(t, dbURL))
 	s := MustServe(t, map[string]string{"DATABASE_URL": testenv.WithHostPort(t, dbURL, p.Addr()),
-		"REDIS_URL": redisURL, "TICKSTOCK_EMIT_INTERVAL": "200ms", "TICKSTOCK_RATE_LIMIT": "1000000"})
+		"REDIS_URL": redisURL, "TICKSTOCK_REDIS_PREFIX": prefix, "TICKSTOCK_EMIT_INTERVAL": "200ms",
+		"TICKSTOCK_RATE_LIMIT": "1000000"})
 	b := mustRegister(t, s.URL, "stalled-stop@example.com")
 	lines := b.openStream(t)
 
@@ -243,9 +244,10 @@ func TestShutdownWithinBudgetStalledDatabase(t *testing.T) {
 	t.Logf("shutdown with PostgreSQL hung took %s", took.Round(time.Millisecond))
 }
 
-// mustRedisDB is the test Redis with database n selected; the app's keys written there
-// (under its fixed prefix) are deleted when tb ends.
-func mustRedisDB(tb testing.TB, n int) string {
+// mustRedisDB is the test Redis with database n selected, and a key prefix of the test's
+// own (the bus channel and the feed lease are shared by every instance on a prefix); the
+// app's keys written there are deleted when tb ends.
+func mustRedisDB(tb testing.TB, n int) (string, string) {
 	tb.Helper()
 	u, err := url.Parse(testenv.RedisURL())
 	if err != nil {
@@ -256,14 +258,15 @@ func mustRedisDB(tb testing.TB, n int) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	prefix := fmt.Sprintf("test:shutdown-%d:", time.Now().UnixNano())
 	tb.Cleanup(func() {
 		c := redis.NewClient(opts)
 		defer c.Close()
 		ctx := context.Background()
-		iter := c.Scan(ctx, 0, redisPrefix+"*", 1000).Iterator()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 		for iter.Next(ctx) {
 			c.Del(ctx, iter.Val())
 		}
 	})
-	return u.String()
+	return u.String(), prefix
 }
