@@ -578,7 +578,7 @@ func TestWatchlistMarketTracker(t *testing.T) {
 	if r := c.postJSON("/api/user/universe-selections", `{"tracker":"market","universes":["WL:Three"]}`); r.StatusCode != 200 {
 		t.Fatalf("select: %d %s", r.StatusCode, r.Body)
 	}
-	if got := c.get("/dashboard").Doc(t).Find(`[data-testid="universe-size"]`).Text(); got != "3" {
+	if got := c.get("/dashboard").Doc(t).Find(`[data-testid="universe-size"]`).Text(); got != "3 symbols" {
 		t.Fatalf("the summary covers %s symbols, want 3", got)
 	}
 	s, _ := c.openStream("/stream?format=json")

@@ -56,10 +56,26 @@
     }
   });
 
+  // The connection's state, as on the dashboard: Live, Reconnecting… or Disconnected.
+  var status = document.getElementById("conn-status");
+  function setStatus(state, text) {
+    if (!status) return;
+    status.setAttribute("data-state", state);
+    status.textContent = text;
+  }
+
   // After a reconnect the page may have missed events: catch up once.
   var opened = false;
   page.addEventListener("htmx:sseOpen", function () {
+    setStatus("live", "Live");
     if (opened) schedule();
     opened = true;
+  });
+  page.addEventListener("htmx:sseError", function () { setStatus("down", "Reconnecting…"); });
+  // The server ends the stream with "logout" when the session ended: go sign in again,
+  // as the dashboard does, instead of retrying.
+  page.addEventListener("htmx:sseClose", function (evt) {
+    setStatus("down", "Disconnected");
+    if (evt.detail && evt.detail.type === "message") window.location.assign("/auth/login?ended=1");
   });
 })();
