@@ -13,9 +13,16 @@ import (
 // feedSymbols lists the symbols the feed covers: every universe's, and every symbol of
 // anyone's watchlist.
 func feedSymbols(ctx context.Context, svc *settings.Service) ([]string, error) {
+	symbols, _, err := feedSymbolsCounted(ctx, svc)
+	return symbols, err
+}
+
+// feedSymbolsCounted is feedSymbols, and how many distinct symbols the watchlists hold (for
+// the start-up log).
+func feedSymbolsCounted(ctx context.Context, svc *settings.Service) ([]string, int, error) {
 	infos, err := svc.Universes(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load universes: %w", err)
+		return nil, 0, fmt.Errorf("load universes: %w", err)
 	}
 	names := make([]string, len(infos))
 	for i, u := range infos {
@@ -23,19 +30,19 @@ func feedSymbols(ctx context.Context, svc *settings.Service) ([]string, error) {
 	}
 	set, err := svc.SymbolSet(ctx, names)
 	if err != nil {
-		return nil, fmt.Errorf("load universe symbols: %w", err)
+		return nil, 0, fmt.Errorf("load universe symbols: %w", err)
 	}
 	listed, err := svc.WatchlistSymbols(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load watchlist symbols: %w", err)
+		return nil, 0, fmt.Errorf("load watchlist symbols: %w", err)
 	}
-	return market.UnionSymbols(set.Symbols(), listed), nil
+	return market.UnionSymbols(set.Symbols(), listed), len(listed), nil
 }
 
 // newRunner builds the configured feed over feedSymbols, and the runner that drives it
 // through the engine.
 func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, logger *slog.Logger) (*market.Runner, error) {
-	symbols, err := feedSymbols(ctx, svc)
+	symbols, listed, err := feedSymbolsCounted(ctx, svc)
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +73,6 @@ func newRunner(ctx context.Context, cfg config.Config, svc *settings.Service, lo
 	if err != nil {
 		return nil, fmt.Errorf("TICKSTOCK_FEED=%s: %w", cfg.Feed, err)
 	}
-	logger.Info("market feed ready", "feed", cfg.Feed, "symbols", len(symbols))
+	logger.Info("market feed ready", "feed", cfg.Feed, "symbols", len(symbols), "watchlist_symbols", listed)
 	return market.NewRunner(market.RunnerConfig{Feed: feed, Symbols: symbols, Source: string(cfg.Feed), Logger: logger})
 }
