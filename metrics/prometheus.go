@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -144,8 +145,9 @@ func NewRegistry(c *Collector) *prometheus.Registry {
 	return reg
 }
 
-// Server serves /metrics on its own listener (TICKSTOCK_METRICS_ADDR), apart from the app,
-// so scraping needs no session and the address can stay inside the network.
+// Server serves /metrics and the Go profiler (/debug/pprof/) on its own listener
+// (TICKSTOCK_METRICS_ADDR), apart from the app, so scraping needs no session and the
+// address can stay inside the network.
 type Server struct {
 	srv *http.Server
 	ln  net.Listener
@@ -164,11 +166,18 @@ func Listen(addr string, reg *prometheus.Registry, logger *slog.Logger) (*Server
 		Timeout:           10 * time.Second,
 		EnableOpenMetrics: false,
 	}))
+	// The Go profiler sits on the same internal address, for profiling a server under load
+	// (docs/PERFORMANCE.md): `go tool pprof http://ADDR/debug/pprof/profile?seconds=30`.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return &Server{ln: ln, srv: &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
+		WriteTimeout:      75 * time.Second, // a CPU profile or trace of up to 60 s
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}}, nil

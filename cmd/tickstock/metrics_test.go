@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,6 +179,21 @@ func TestPrometheusMetrics(t *testing.T) {
 	}
 	if v := value(t, fams, "tickstock_http_responses_total", "code", "429"); v < 1 {
 		t.Fatalf("http_responses_total{code=429} %v", v)
+	}
+
+	// The Go profiler answers on the metrics address only (a heap profile, in pprof's format).
+	prof := strings.TrimSuffix(metricsURL, "/metrics") + "/debug/pprof/heap"
+	resp, err := http.Get(prof)
+	if err != nil {
+		t.Fatalf("heap profile: %v", err)
+	}
+	heap, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(heap) < 2 || heap[0] != 0x1f || heap[1] != 0x8b { // gzipped protobuf
+		t.Fatalf("heap profile: %d, %d bytes", resp.StatusCode, len(heap))
+	}
+	if code, _ := c.do(http.MethodGet, "/debug/pprof/heap", nil); code != http.StatusNotFound {
+		t.Fatalf("the app's own address serves the profiler: %d", code)
 	}
 
 	// The metrics listener stops with the app.
