@@ -26,7 +26,9 @@ func (h *Handlers) NewApp() *fiber.App {
 		WriteTimeout:          0, // streams stay open; never cut them
 		IdleTimeout:           60 * time.Second,
 		DisableStartupMessage: true,
-		ReadBufferSize:        16 * 1024,
+		// Request headers must fit; the buffer stays with each open stream, so it is no
+		// bigger than the 8 KiB most proxies allow for headers.
+		ReadBufferSize: 8 * 1024,
 	})
 	app.Use(recover.New(recover.Config{EnableStackTrace: true}))
 	app.Use(h.countResponses)

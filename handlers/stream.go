@@ -3,6 +3,7 @@ package handlers
 import (
 	"bufio"
 	"errors"
+	"net"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -88,22 +89,46 @@ func (h *Handlers) streamRefused(c *fiber.Ctx, err error) error {
 
 // serveStream answers with the SSE headers and hands the socket to stream.Serve; release
 // gives the stream's slot back when it ends.
+//
+// The stream takes the connection over (fasthttp's hijack) rather than writing through
+// SetBodyStreamWriter: the body-stream writer runs on a goroutine of its own and reaches
+// the socket through an in-memory pipe, a copy loop and chunked framing, so each message
+// woke two goroutines and was copied three times, and every open stream held two stacks
+// and four buffers. Taken over, a stream is one goroutine writing through one buffer
+// straight to the socket. The answer is an HTTP/1.1 body delimited by the connection's
+// close (no Content-Length, no chunking), which every browser and SSE client reads, and
+// the connection closes when the stream ends, as an EventSource reconnects on a new one
+// anyway. The headers, those of the middleware included (security headers, a refreshed
+// session cookie), are written first from the response fasthttp would have sent.
 func (h *Handlers) serveStream(c *fiber.Ctx, conn *stream.Conn, expires time.Time, release func()) {
-	netConn := c.Context().Conn()
 	hub, logger := h.hub, h.logger
+	c.Status(fiber.StatusOK)
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set(fiber.HeaderConnection, "keep-alive")
 	c.Set("X-Accel-Buffering", "no")
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+	c.Response().ResetBody()
+	c.Response().Header.SetContentLength(-2) // a body that ends with the connection
+	c.Response().Header.Del(fiber.HeaderTransferEncoding)
+	header := append([]byte(nil), c.Response().Header.Header()...)
+	c.Context().HijackSetNoResponse(true)
+	c.Context().Hijack(func(nc net.Conn) {
 		defer release()
 		defer hub.Unregister(conn)
 		defer conn.Close("client gone")
+		if _, err := nc.Write(header); err != nil {
+			logger.Debug("stream ended before its headers went out", "err", err)
+			return
+		}
+		w := bufio.NewWriterSize(nc, streamBuffer)
 		err := stream.Serve(w, conn, stream.ServeOptions{
-			SetWriteDeadline: netConn.SetWriteDeadline, Expires: expires, Shutdown: hub.Closing(),
+			SetWriteDeadline: nc.SetWriteDeadline, Expires: expires, Shutdown: hub.Closing(),
 		})
 		if err != nil {
 			logger.Debug("stream ended", "err", err)
 		}
 	})
 }
+
+// streamBuffer is a stream's write buffer: an emission's frames for one connection
+// usually fit, so each goes out in one write; a larger one is written straight through.
+const streamBuffer = 4096

@@ -1,9 +1,11 @@
 package stream
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tickstock/tickstock/settings"
 )
@@ -276,6 +278,25 @@ func (h *Hub) Shutdown() {
 	for _, set := range h.users {
 		for c := range set {
 			c.Close("shutdown")
+		}
+	}
+}
+
+// Idle waits until every connection has unregistered or ctx ends, and reports whether
+// none is left. After Shutdown each stream sends its goodbye and ends; streams own their
+// sockets (taken over from the HTTP server), so the server's own shutdown does not wait
+// for them and the process must, or the goodbyes would be cut off.
+func (h *Hub) Idle(ctx context.Context) bool {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if _, n := h.Counts(); n == 0 {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
 		}
 	}
 }

@@ -215,6 +215,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 	if err := app.ShutdownWithContext(hctx); err != nil {
 		logger.Warn("http shutdown: requests still running were cut off", "err", err)
 	}
+	if !hub.Idle(hctx) {
+		_, n := hub.Counts()
+		logger.Warn("http shutdown: streams still open were cut off", "streams", n)
+	}
 	return nil
 }
 
