@@ -41,6 +41,10 @@ type Options struct {
 	PID           int    // the server's process id, for /proc; 0 if unknown
 	AdminEmail    string // an admin account, for /api/admin/metrics
 	AdminPassword string
+	// ExtraSymbols widens the feed by this many synthetic symbols before the run, through
+	// the admin's universe form (a burst case: with TICKSTOCK_SIM_RATE=1000000 and 10,000
+	// symbols, a real market's peak). It needs the admin account.
+	ExtraSymbols int
 
 	SourceIPs          int // loopback source addresses to spread over; 0 = the kernel's choice
 	ConnectConcurrency int // streams being opened at once
@@ -123,6 +127,10 @@ func (o *Options) Validate() error {
 		return errors.New("--password must be at least 8 characters (the server's rule)")
 	case (o.AdminEmail == "") != (o.AdminPassword == ""):
 		return errors.New("give both --admin-email and --admin-password, or neither")
+	case o.ExtraSymbols < 0 || o.ExtraSymbols > 100_000:
+		return errors.New("--extra-symbols must be from 0 to 100000")
+	case o.ExtraSymbols > 0 && o.AdminEmail == "":
+		return errors.New("--extra-symbols needs --admin-email and --admin-password (universes are an admin's to create)")
 	}
 	return nil
 }
@@ -165,6 +173,12 @@ type Result struct {
 	ClientCPUUsPerEvent float64 `json:"client_cpu_us_per_event"`
 	// DurationS is the measured window in seconds.
 	DurationS float64 `json:"duration_s"`
+	// FeedTicksPerSecond is the feed's ticks while measuring over the window, FeedSymbols
+	// the symbols the engine knows, and ServerHeapBytes the server's live heap at the end,
+	// from /api/admin/metrics (null without an admin account).
+	FeedTicksPerSecond *float64 `json:"feed_ticks_per_second"`
+	FeedSymbols        *int64   `json:"feed_symbols"`
+	ServerHeapBytes    *int64   `json:"server_heap_bytes"`
 }
 
 // reasons counts failure reasons.
@@ -217,6 +231,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, fmt.Errorf("admin sign-in for /api/admin/metrics: %w", err)
 		}
 		sp.admin = admin
+		if o.ExtraSymbols > 0 {
+			if err := c.addSymbols(ctx, admin, o.ExtraSymbols); err != nil {
+				return nil, err
+			}
+			o.logf("added %d symbols to the feed", o.ExtraSymbols)
+		}
 	}
 
 	// The baseline is read before signing in: argon2id takes 19 MiB per password check, and
@@ -361,6 +381,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		d := *p1.dropped - *p0.dropped
 		r.DroppedMessages = &d
 	}
+	if p0.ticks != nil && p1.ticks != nil {
+		v := round(float64(*p1.ticks-*p0.ticks)/secs, 0)
+		r.FeedTicksPerSecond = &v
+	}
+	r.FeedSymbols, r.ServerHeapBytes = p1.symbols, p1.heap
 	if r.EventsTotal > 0 {
 		r.ClientCPUUsPerEvent = round(float64((self1-self0).Microseconds())/float64(r.EventsTotal), 2)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -97,12 +98,16 @@ func errorMessage(body []byte) string {
 	return truncate(strings.Join(strings.Fields(string(body)), " "), 120)
 }
 
-// do sends one request as s and returns the status and body. JSON bodies are encoded;
+// do sends one request as s and returns the status and body. A url.Values body is sent as
+// a form, any other as JSON;
 // state-changing requests carry the CSRF token. A 429 with a short Retry-After, or a 503,
 // is retried a few times, since set-up must not fail on a passing limit.
 func (c *client) do(ctx context.Context, s *session, method, path string, in any) (int, []byte, error) {
 	var payload []byte
-	if in != nil {
+	contentType := "application/json"
+	if form, ok := in.(url.Values); ok {
+		payload, contentType = []byte(form.Encode()), "application/x-www-form-urlencoded"
+	} else if in != nil {
 		var err error
 		if payload, err = json.Marshal(in); err != nil {
 			return 0, nil, fmt.Errorf("%s %s: encode body: %w", method, path, err)
@@ -116,7 +121,7 @@ func (c *client) do(ctx context.Context, s *session, method, path string, in any
 		req.Header.Set("Accept", "application/json")
 		req.Header.Set("User-Agent", "tickstock-bench")
 		if in != nil {
-			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Content-Type", contentType)
 		}
 		if method != http.MethodGet && s.csrf != "" {
 			req.Header.Set("X-CSRF-Token", s.csrf)

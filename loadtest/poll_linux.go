@@ -115,12 +115,16 @@ func (p *poller) loop(w *pollWorker) {
 			if !s.ready.Load() || s.fd < 0 {
 				continue
 			}
-			p.drain(w, s, buf)
+			p.drain(w, s, buf, ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP) != 0)
 		}
 	}
 }
 
-func (p *poller) drain(w *pollWorker, s *stream, buf []byte) {
+// drain reads what s has. A short read usually means the socket is empty, which saves a
+// read per event; but when the peer has also closed (hup), the edge-triggered close is
+// reported only once, so it reads on to the end: a server that ends a stream by closing
+// the connection (no last chunk) must not be missed.
+func (p *poller) drain(w *pollWorker, s *stream, buf []byte, hup bool) {
 	for {
 		m, err := syscall.Read(s.fd, buf)
 		switch {
@@ -129,7 +133,7 @@ func (p *poller) drain(w *pollWorker, s *stream, buf []byte) {
 				p.end(w, s, err)
 				return
 			}
-			if m < len(buf) {
+			if m < len(buf) && !hup {
 				return
 			}
 		case m == 0:

@@ -21,6 +21,9 @@ type probe struct {
 	rss        *int64
 	goroutines *int64
 	dropped    *int64
+	ticks      *int64 // feed.ticks_total
+	symbols    *int64 // feed.symbols
+	heap       *int64 // process.heap_bytes
 }
 
 func (sp *serverProbe) read(ctx context.Context) probe {
@@ -46,10 +49,15 @@ func (sp *serverProbe) read(ctx context.Context) probe {
 			n := int64(v)
 			p.goroutines = &n
 		}
-		if v, ok := findNumber(m, "dropped_messages"); ok {
-			n := int64(v)
-			p.dropped = &n
+		num := func(keys ...string) *int64 {
+			if v, ok := findNumber(m, keys...); ok {
+				n := int64(v)
+				return &n
+			}
+			return nil
 		}
+		p.dropped = num("dropped_messages")
+		p.ticks, p.symbols, p.heap = num("ticks_total"), num("symbols"), num("heap_bytes")
 		if p.rss == nil {
 			if v, ok := findNumber(m, "rss_bytes", "server_rss_bytes", "resident_bytes"); ok {
 				n := int64(v)

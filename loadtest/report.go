@@ -39,6 +39,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("server RSS per stream", optional(r.RSSBytesPerStream, func(v float64) string { return humanBytes(v) }))
 	row("server CPU per event", optional(r.CPUUsPerEvent, func(v float64) string { return fmt.Sprintf("%.2f µs", v) }))
 	row("dropped messages", optional(r.DroppedMessages, func(v int64) string { return strconv.FormatInt(v, 10) }))
+	row("feed ticks", optional(r.FeedTicksPerSecond, func(v float64) string { return fmt.Sprintf("%.0f/s", v) }))
+	row("feed symbols", optional(r.FeedSymbols, func(v int64) string { return strconv.FormatInt(v, 10) }))
+	row("server heap", optional(r.ServerHeapBytes, func(v int64) string { return humanBytes(float64(v)) }))
 	row("bench CPU per event", fmt.Sprintf("%.2f µs", r.ClientCPUUsPerEvent))
 	return tw.Flush()
 }

@@ -31,6 +31,10 @@ type Case struct {
 	Groups  int    `json:"groups"`
 	Format  string `json:"format"`
 	Scale   bool   `json:"scale"` // part of the streams-versus-figures plot
+	// SimRate, when set, is the server's TICKSTOCK_SIM_RATE for this case, and ExtraSymbols
+	// widens its feed first (Options.ExtraSymbols): the burst case.
+	SimRate      int `json:"sim_rate,omitempty"`
+	ExtraSymbols int `json:"extra_symbols,omitempty"`
 }
 
 // CaseResults are a case's runs and their medians.
@@ -50,8 +54,9 @@ type RateCase struct {
 }
 
 // StandardCases are the cases of issue 16: 1k, 2k, 5k, 10k and 19k JSON streams in 100
-// settings groups (the plot's series), and 10k streams where every user's settings
-// differ (1,250 groups).
+// settings groups (the plot's series), 10k streams where every user's settings differ
+// (1,250 groups), and 1k streams while the feed bursts at 1,000,000 ticks a second over
+// 10,000 more symbols (a real market's peak).
 func StandardCases() []Case {
 	var cs []Case
 	for _, n := range []int{1000, 2000, 5000, 10000, 19000} {
@@ -59,6 +64,8 @@ func StandardCases() []Case {
 			Users: (n + MaxStreamsPerUser - 1) / MaxStreamsPerUser, Groups: 100, Format: "json", Scale: true})
 	}
 	cs = append(cs, Case{Name: "streams-10k-g1250", Clients: 10000, Users: 1250, Groups: 1250, Format: "json"})
+	cs = append(cs, Case{Name: "burst-1k-1m", Clients: 1000, Users: 125, Groups: 100, Format: "json",
+		SimRate: 1_000_000, ExtraSymbols: 10_000})
 	return cs
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"runtime"
 	"syscall"
 	"testing"
@@ -138,4 +139,94 @@ func threadCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(1, &ru) // RUSAGE_THREAD
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// burstTicks is one second of a market at its peak: every one of n symbols ticks perSec
+// times, evenly spaced with jitter, interleaved across symbols in time order. Each
+// symbol's prices follow a Brownian bridge over the second, so the block loops (shifted
+// by a second) without a jump.
+func burstTicks(names []string, perSec int, seed uint64) []Tick {
+	n := len(names)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	start := time.Date(2025, 3, 12, 14, 0, 0, 0, time.UTC)
+	paths := make([][]float64, n)
+	for i := range paths {
+		base := math.Exp(rng.Float64() * math.Log(1000))
+		walk := make([]float64, perSec+1)
+		for k := 1; k <= perSec; k++ {
+			walk[k] = walk[k-1] + 0.0004*rng.NormFloat64()
+		}
+		paths[i] = make([]float64, perSec)
+		for k := range paths[i] {
+			paths[i][k] = math.Max(0.01, math.Round(base*math.Exp(walk[k]-walk[perSec]*float64(k)/float64(perSec))*100)/100)
+		}
+	}
+	ticks := make([]Tick, 0, n*perSec)
+	step := 1000 / perSec
+	for k := 0; k < perSec; k++ {
+		for i := 0; i < n; i++ {
+			ticks = append(ticks, Tick{
+				Symbol: names[i],
+				Price:  paths[i][k],
+				Volume: 1 + rng.Int64N(500),
+				Time:   start.Add(time.Duration(k*step) * time.Millisecond),
+			})
+		}
+	}
+	return ticks
+}
+
+// BenchmarkEngineBurst is a real market's peak, 1,000,000 ticks a second over 10,000
+// symbols (100 ticks a second each), for issue 16's bursts: it reports the engine's speed
+// on that load and, after 90 s of tick time (rings full and coarsening, past the 41 s a
+// 4,096-entry ring takes to fill at this rate), the engine's heap per symbol. One op is
+// one tick.
+func BenchmarkEngineBurst(b *testing.B) {
+	const symbols, perSec = 10_000, 100
+	names := make([]string, symbols)
+	for i := range names {
+		names[i] = fmt.Sprintf("S%05d", i)
+	}
+	block := burstTicks(names, perSec, 11) // ticks carry the engine's own symbol strings
+	runtime.GC()
+	var m0 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	e := NewEngine(names)
+	out := make([]Event, 0, 4096)
+	i := 0
+	next := func(n int) {
+		for n > 0 {
+			k := min(n, 512, len(block)-i)
+			out = e.ProcessBatch(block[i:i+k], out[:0])
+			n -= k
+			if i += k; i == len(block) {
+				b.StopTimer()
+				for j := range block {
+					block[j].Time = block[j].Time.Add(time.Second)
+				}
+				i = 0
+				b.StartTimer()
+			}
+		}
+	}
+	b.StopTimer()
+	next(len(block) * 90)
+	runtime.GC()
+	var m1 runtime.MemStats
+	runtime.ReadMemStats(&m1)
+	engineHeap := float64(m1.HeapAlloc) - float64(m0.HeapAlloc) - float64(cap(out))*float64(reflect.TypeFor[Event]().Size())
+	b.ReportMetric(engineHeap/symbols, "heap_B/symbol")
+	b.ReportMetric(engineHeap/(1<<20), "heap_MiB")
+	b.ReportAllocs()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ResetTimer()
+	b.StartTimer()
+	c0 := threadCPU()
+	next(b.N)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/(threadCPU()-c0).Seconds(), "ticks/cpu_s")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ticks/s")
+	n, _ := e.Coarsenings()
+	b.ReportMetric(float64(n), "coarsenings")
 }

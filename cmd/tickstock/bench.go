@@ -29,6 +29,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.IntVar(&o.PID, "pid", 0, "the server's process id, to read its RSS and CPU time from /proc")
 	fs.StringVar(&o.AdminEmail, "admin-email", "", "an admin account, to read /api/admin/metrics (goroutines, dropped messages)")
 	fs.StringVar(&o.AdminPassword, "admin-password", "", "its password (or TICKSTOCK_BENCH_ADMIN_PASSWORD)")
+	fs.IntVar(&o.ExtraSymbols, "extra-symbols", 0, "widen the feed by this many synthetic symbols first, as the admin (universes BENCH1…, 5,000 symbols each): a burst case")
 	fs.StringVar(&o.Password, "password", "", "the bench users' password (or TICKSTOCK_BENCH_PASSWORD; default bench-password-1)")
 	fs.StringVar(&o.EmailPrefix, "email-prefix", "bench-user-", "user i is <prefix><i>@<email-domain>")
 	fs.StringVar(&o.EmailDomain, "email-domain", "example.com", "see --email-prefix")

@@ -30,7 +30,8 @@ func benchEnv(dbURL string) map[string]string {
 // specKeys are SPEC section 9's keys, plus the extras the tool documents.
 var (
 	specKeys  = []string{"connections_ok", "connections_failed", "events_per_second", "bytes_per_second", "p50_ms", "p99_ms", "max_ms", "server_rss_bytes", "server_goroutines", "rss_bytes_per_stream", "cpu_us_per_event"}
-	extraKeys = []string{"events_total", "connections_lost", "failures", "dropped_messages", "client_cpu_us_per_event", "duration_s"}
+	extraKeys = []string{"events_total", "connections_lost", "failures", "dropped_messages", "client_cpu_us_per_event", "duration_s",
+		"feed_ticks_per_second", "feed_symbols", "server_heap_bytes"}
 )
 
 // mustBench runs `tickstock bench args...` through run and decodes its JSON line.
@@ -92,7 +93,7 @@ func TestBenchStreamsJSON(t *testing.T) {
 		t.Fatalf("rss_bytes_per_stream = %v, want a number", m["rss_bytes_per_stream"])
 	}
 	// No admin credentials: the metrics-only figure is null, not a made-up 0.
-	if m["server_goroutines"] != nil || m["dropped_messages"] != nil {
+	if m["server_goroutines"] != nil || m["dropped_messages"] != nil || m["feed_ticks_per_second"] != nil || m["server_heap_bytes"] != nil {
 		t.Fatalf("figures from /api/admin/metrics should be null without admin credentials: %v", m)
 	}
 
@@ -284,6 +285,35 @@ func TestBenchRequestRatesCountsRefusals(t *testing.T) {
 	}
 }
 
+// TestBenchExtraSymbols widens the feed through the admin's universe form (the burst
+// case's set-up), twice to show a second run is fine, and reads the feed's figures.
+func TestBenchExtraSymbols(t *testing.T) {
+	dbURL := testenv.MustDatabase(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "TICKSTOCK_PASSWORD": "admin-password"}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"user", "add", "--email", "bench-admin@example.com", "--admin"},
+		func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatalf("user add: %v\n%s", err, out.String())
+	}
+	s := MustServe(t, benchEnv(dbURL))
+	var symbols float64
+	for range 2 {
+		m := mustBench(t, "--url", s.URL, "--clients", "2", "--create-users", "--duration", "1500ms", "--warmup", "0s",
+			"--json", "--admin-email", "bench-admin@example.com", "--admin-password", "admin-password", "--extra-symbols", "5200")
+		n, ok := m["feed_symbols"].(float64)
+		if !ok || n < 5200 || (symbols != 0 && n != symbols) {
+			t.Fatalf("feed_symbols %v (first run %v), want at least 5,200 and the same on the second run", m["feed_symbols"], symbols)
+		}
+		symbols = n
+		if v, ok := m["feed_ticks_per_second"].(float64); !ok || v <= 0 {
+			t.Fatalf("feed_ticks_per_second %v", m["feed_ticks_per_second"])
+		}
+		if v, ok := m["server_heap_bytes"].(float64); !ok || v < 1<<20 {
+			t.Fatalf("server_heap_bytes %v", m["server_heap_bytes"])
+		}
+	}
+}
+
 func TestBenchRejectsBadFlags(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -297,6 +327,8 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 		{[]string{"--admin-email", "a@example.com"}, "--admin-password"},
 		{[]string{"stray"}, "no arguments"},
 		{[]string{"--reader", "io_uring"}, "--reader"},
+		{[]string{"--extra-symbols", "10"}, "--extra-symbols needs --admin-email"},
+		{[]string{"--extra-symbols", "-1"}, "--extra-symbols must be"},
 	}
 	for _, tt := range tests {
 		err := run(context.Background(), append([]string{"bench"}, tt.args...), func(string) string { return "" }, io.Discard)

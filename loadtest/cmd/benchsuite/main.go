@@ -133,8 +133,15 @@ func suite(ctx context.Context, c config) error {
 			args := []string{"--clients", strconv.Itoa(cs.Clients), "--users", strconv.Itoa(cs.Users),
 				"--create-users", "--groups", strconv.Itoa(cs.Groups), "--format", cs.Format,
 				"--duration", c.duration.String(), "--warmup", c.warmup.String()}
+			sc := c
+			if cs.SimRate > 0 {
+				sc.simRate = strconv.Itoa(cs.SimRate)
+			}
+			if cs.ExtraSymbols > 0 {
+				args = append(args, "--extra-symbols", strconv.Itoa(cs.ExtraSymbols))
+			}
 			var m map[string]any
-			err := withServer(ctx, c, fmt.Sprintf("%s-%d", cs.Name, run), func(pid int, logs string) error {
+			err := withServer(ctx, sc, fmt.Sprintf("%s-%d", cs.Name, run), func(pid int, logs string) error {
 				out, err := runBench(ctx, c, pid, logs, args)
 				if err != nil {
 					return err
@@ -144,8 +151,9 @@ func suite(ctx context.Context, c config) error {
 			if err != nil {
 				return fmt.Errorf("%s run %d: %w", cs.Name, run, err)
 			}
-			logf("%s run %d: connected %v, p99 %v ms, RSS/stream %v B, CPU/event %v µs",
-				cs.Name, run, m["connections_ok"], m["p99_ms"], m["rss_bytes_per_stream"], m["cpu_us_per_event"])
+			logf("%s run %d: connected %v, p99 %v ms, RSS/stream %v B, CPU/event %v µs, dropped %v, feed %v ticks/s over %v symbols",
+				cs.Name, run, m["connections_ok"], m["p99_ms"], m["rss_bytes_per_stream"], m["cpu_us_per_event"],
+				m["dropped_messages"], m["feed_ticks_per_second"], m["feed_symbols"])
 			cr.Runs = append(cr.Runs, m)
 		}
 		cr.Median = loadtest.Medians(cr.Runs)
