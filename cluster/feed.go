@@ -23,6 +23,11 @@ type Runner interface {
 	Drain() market.Batch
 	Health() error
 	AddSymbols(symbols []string) (int, error)
+	// Metrics, SymbolStates and SymbolView are the leader's figures and per-symbol data,
+	// which it serves to the other instances (see figures.go).
+	Metrics() market.Metrics
+	SymbolStates(symbols []string) []market.SymbolState
+	SymbolView(symbol string) (market.SymbolView, bool)
 }
 
 // Target renders and fans out emissions on this instance (stream.Publisher).
@@ -72,16 +77,18 @@ type Feed struct {
 	start  time.Time
 	maxLen int
 
-	runner   atomic.Pointer[runnerBox] // the leader's runner during a term
-	holder   atomic.Pointer[string]
-	snap     atomic.Pointer[market.Snapshot]
-	feedErr  atomic.Pointer[string]
-	lastAt   atomic.Int64 // Unix ns of the last emission received
-	latency  atomic.Int64 // ns, the last emission's trip
-	leading  atomic.Bool
-	curToken atomic.Uint64
-	curSeq   atomic.Uint64
-	lower    atomic.Uint64 // emissions in a row under a token below curToken
+	runner    atomic.Pointer[runnerBox]      // the leader's runner during a term
+	figs      atomic.Pointer[market.Metrics] // the leader's feed figures, read from Redis
+	askWarned atomic.Int64                   // Unix ns of the last warning of a failed ask
+	holder    atomic.Pointer[string]
+	snap      atomic.Pointer[market.Snapshot]
+	feedErr   atomic.Pointer[string]
+	lastAt    atomic.Int64 // Unix ns of the last emission received
+	latency   atomic.Int64 // ns, the last emission's trip
+	leading   atomic.Bool
+	curToken  atomic.Uint64
+	curSeq    atomic.Uint64
+	lower     atomic.Uint64 // emissions in a row under a token below curToken
 
 	gaps, missed, changes, stale, takeovers, fenced, reconnects, dropped atomic.Uint64
 
@@ -139,13 +146,15 @@ func New(cfg Config) *Feed {
 // Instance is this instance's name.
 func (f *Feed) Instance() string { return f.cfg.Instance }
 
-// Run takes part in the shared feed until ctx ends: it reads every emission into t and
-// campaigns for the lease. When ctx ends, a leader stops its feed and releases the lease
-// at once, so another instance takes over without waiting for the TTL.
+// Run takes part in the shared feed until ctx ends: it reads every emission into t,
+// campaigns for the lease, and keeps the leader's feed figures (see FeedMetrics). When ctx
+// ends, a leader stops its feed and releases the lease at once, so another instance takes
+// over without waiting for the TTL.
 func (f *Feed) Run(ctx context.Context, t Target) {
 	var wg sync.WaitGroup
 	wg.Go(func() { f.consume(ctx, t) })
 	wg.Go(func() { f.campaign(ctx) })
+	wg.Go(func() { f.readFigures(ctx) })
 	wg.Wait()
 }
 
@@ -221,6 +230,8 @@ func (f *Feed) term(ctx context.Context, g Grant, sent time.Time) {
 		}
 	})
 	wg.Go(func() { f.emit(tctx, g, r, lose, log) })
+	wg.Go(func() { f.writeFigures(tctx, r, log) })
+	wg.Go(func() { f.serveAsks(tctx, r, log) })
 
 	// The lease surely runs until sent+TTL; the leader steps down at 4/5 of that after its
 	// last good renewal, whether or not a renewal is still waiting on Redis.

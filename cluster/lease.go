@@ -39,11 +39,17 @@ type Keys struct {
 	Lease  string // the lease: "<token>:<instance>", with a TTL
 	Token  string // the fencing token counter
 	Stream string // the emission stream
+	// Figures holds the leader's feed figures (JSON, with a TTL) for the followers' metrics.
+	Figures string
+	// Ask is the channel on which followers ask the leader for symbol data; each answer
+	// goes to a list named AnswerPrefix+<request id>.
+	Ask, AnswerPrefix string
 }
 
 // KeysFor returns the keys under a deployment's prefix ("tickstock:").
 func KeysFor(prefix string) Keys {
-	return Keys{Lease: prefix + "feed:lease", Token: prefix + "feed:token", Stream: prefix + "feed:emissions"}
+	return Keys{Lease: prefix + "feed:lease", Token: prefix + "feed:token", Stream: prefix + "feed:emissions",
+		Figures: prefix + "feed:figures", Ask: prefix + "feed:ask", AnswerPrefix: prefix + "feed:answer:"}
 }
 
 // acquireScript takes the lease if it is free. It returns {1, token} on success and

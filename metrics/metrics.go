@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tickstock/tickstock/cluster"
 	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/settings"
 	"github.com/tickstock/tickstock/stream"
@@ -36,6 +37,8 @@ type (
 		Metrics() stream.Metrics
 		UniqueGroups() int
 	}
+	// Cluster is cluster.Feed: this instance's figures about the shared feed.
+	Cluster interface{ Metrics() cluster.Metrics }
 	// Auth is auth.Audit: counts of auth events by kind since start.
 	Auth interface {
 		Counts() map[string]uint64
@@ -52,6 +55,8 @@ type Sources struct {
 	Publisher Publisher
 	Auth      Auth
 	HTTP      *HTTPStats
+	// Cluster is set only when several instances share the feed (REDIS_URL).
+	Cluster Cluster
 }
 
 // The JSON objects of SPEC section 10, in its key order.
@@ -78,8 +83,8 @@ type (
 )
 
 // Snapshot is every figure at one moment. Its JSON is exactly SPEC section 10's object
-// (same keys, nesting and order) followed by "process"; the fields marked "-" feed the
-// admin page and Prometheus.
+// (same keys, nesting and order) followed by "process" and, when several instances share
+// the feed, "cluster"; the fields marked "-" feed the admin page and Prometheus.
 type Snapshot struct {
 	ActiveUsers      int                `json:"active_users"`
 	TotalConnections int                `json:"total_connections"`
@@ -89,6 +94,7 @@ type Snapshot struct {
 	Events           market.EventCounts `json:"events"`
 	Publisher        stream.Metrics     `json:"publisher"`
 	Process          Process            `json:"process"`
+	Cluster          *cluster.Metrics   `json:"cluster,omitempty"`
 
 	At          time.Time         `json:"-"`
 	Groups      int               `json:"-"` // settings groups the publisher renders for
@@ -146,6 +152,10 @@ func (c *Collector) Snapshot() Snapshot {
 	}
 	s.RateLimited, s.Responses = c.src.HTTP.RateLimitedTotal(), c.src.HTTP.Responses()
 	s.Process = readProcess(c.start)
+	if c.src.Cluster != nil {
+		m := c.src.Cluster.Metrics()
+		s.Cluster = &m
+	}
 	return s
 }
 

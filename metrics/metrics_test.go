@@ -1,10 +1,15 @@
 package metrics
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/tickstock/tickstock/cluster"
 	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/stream"
 )
@@ -72,5 +77,116 @@ func TestFiguresRatesFromCounters(t *testing.T) {
 	}
 	if _, ok := byKey["emit_p99_ms"]; !ok {
 		t.Fatal("no emission p99 figure")
+	}
+}
+
+type fakeFeed struct{ m market.Metrics }
+
+func (f fakeFeed) Metrics() market.Metrics { return f.m }
+func (fakeFeed) Health() error             { return nil }
+
+type fakeCluster struct{ m cluster.Metrics }
+
+func (f fakeCluster) Metrics() cluster.Metrics { return f.m }
+
+// topKeys returns the top-level keys of a JSON object, in order.
+func topKeys(t *testing.T, b []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not an object: %s", b)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, tok.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+// TestSnapshotJSONKeys: the SPEC's keys come first and in order; "cluster" follows
+// "process" only when several instances share the feed.
+func TestSnapshotJSONKeys(t *testing.T) {
+	spec := []string{"active_users", "total_connections", "cache_stats", "personalization", "feed", "events",
+		"publisher", "process"}
+	cl := cluster.Metrics{Instance: "b", Role: "follower", LeaseHolder: "a", Gaps: 2}
+	for _, c := range []struct {
+		name string
+		src  Sources
+		want []string
+	}{
+		{"one instance", Sources{}, spec},
+		{"several", Sources{Cluster: fakeCluster{cl}}, append(append([]string(nil), spec...), "cluster")},
+	} {
+		b, err := json.Marshal(NewCollector(c.src).Snapshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := topKeys(t, b); !slices.Equal(got, c.want) {
+			t.Errorf("%s: keys %v, want %v", c.name, got, c.want)
+		}
+		var v struct {
+			Cluster *cluster.Metrics `json:"cluster"`
+		}
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatal(err)
+		}
+		if c.src.Cluster != nil && (v.Cluster == nil || v.Cluster.Role != "follower" || v.Cluster.Gaps != 2) {
+			t.Errorf("%s: cluster %+v", c.name, v.Cluster)
+		}
+	}
+}
+
+// TestPrometheusClusterAndCoarse: the cluster figures and the engine's coarse counters
+// reach Prometheus with their values, and the cluster ones only with several instances.
+func TestPrometheusClusterAndCoarse(t *testing.T) {
+	feed := fakeFeed{market.Metrics{Feed: market.FeedMetrics{Source: "sim", TicksTotal: 10, Coarse: 7, Coarsenings: 3}}}
+	cl := cluster.Metrics{Role: "leader", Gaps: 1, Missed: 4, LeaderChanges: 2, StaleDropped: 5, Takeovers: 6,
+		Fenced: 8, Dropped: 9, Reconnects: 11, LatencyMs: 250}
+	want := map[string]float64{
+		"tickstock_engine_window_coarsenings_total": 3, "tickstock_engine_coarse_ticks_total": 7,
+		"tickstock_cluster_leader": 1, "tickstock_cluster_emission_gaps_total": 1,
+		"tickstock_cluster_emissions_missed_total": 4, "tickstock_cluster_leader_changes_total": 2,
+		"tickstock_cluster_stale_emissions_dropped_total": 5, "tickstock_cluster_takeovers_total": 6,
+		"tickstock_cluster_fenced_total": 8, "tickstock_cluster_emissions_given_up_total": 9,
+		"tickstock_cluster_stream_reconnects_total": 11, "tickstock_cluster_bus_latency_seconds": 0.25,
+	}
+	for _, several := range []bool{false, true} {
+		src := Sources{Feed: feed}
+		if several {
+			src.Cluster = fakeCluster{cl}
+		}
+		fams, err := NewRegistry(NewCollector(src)).Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, f := range fams {
+			for _, m := range f.GetMetric() {
+				switch {
+				case m.GetCounter() != nil:
+					got[f.GetName()] = m.GetCounter().GetValue()
+				case m.GetGauge() != nil:
+					got[f.GetName()] = m.GetGauge().GetValue()
+				}
+			}
+		}
+		for name, v := range want {
+			g, ok := got[name]
+			isCluster := strings.HasPrefix(name, "tickstock_cluster_")
+			switch {
+			case isCluster && !several && ok:
+				t.Errorf("one instance: %s present", name)
+			case (several || !isCluster) && (!ok || g != v):
+				t.Errorf("several %v: %s = %v (present %v), want %v", several, name, g, ok, v)
+			}
+		}
 	}
 }

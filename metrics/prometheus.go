@@ -50,6 +50,20 @@ var (
 	descAuthEvents        = desc("auth_events_total", "Auth events recorded, by kind.", "kind")
 	descAuthEventsDropped = desc("auth_events_dropped_total", "Auth events logged but not stored because the store's queue was full.")
 	descResponses         = desc("http_responses_total", "HTTP answers by status code.", "code")
+	descCoarsenings       = desc("engine_window_coarsenings_total", "Merges of a fast symbol's window history into one-second resolution.")
+	descCoarse            = desc("engine_coarse_ticks_total", "Ticks whose window figures were taken at one-second resolution after a merge.")
+
+	// With several instances (REDIS_URL): this instance's part in the shared feed.
+	descClusterLeader     = desc("cluster_leader", "1 while this instance holds the feed lease and runs the feed, else 0.")
+	descClusterGaps       = desc("cluster_emission_gaps_total", "Skipped emission numbers under one leader, as seen here.")
+	descClusterMissed     = desc("cluster_emissions_missed_total", "Emissions skipped in those gaps.")
+	descClusterChanges    = desc("cluster_leader_changes_total", "Emissions that arrived under a new leader's fencing token.")
+	descClusterStale      = desc("cluster_stale_emissions_dropped_total", "Emissions of a deposed leader, dropped.")
+	descClusterTakeovers  = desc("cluster_takeovers_total", "Terms this instance began as the feed leader.")
+	descClusterFenced     = desc("cluster_fenced_total", "Emissions of this instance refused after it lost the lease.")
+	descClusterGivenUp    = desc("cluster_emissions_given_up_total", "Emissions this instance gave up on while Redis refused them.")
+	descClusterReconnects = desc("cluster_stream_reconnects_total", "Times reading the emission stream failed and started again.")
+	descClusterLatency    = desc("cluster_bus_latency_seconds", "The last emission's trip from the leader's stamp to its arrival here.")
 )
 
 // appCollector turns a Snapshot into Prometheus metrics at scrape time, so every figure is
@@ -61,7 +75,9 @@ func (a appCollector) Describe(ch chan<- *prometheus.Desc) {
 		descLastEmit, descDropped, descSlow, descResumes, descResets, descGroups, descStale, descEvents, descEventsLost,
 		descTicks, descTicksRejected, descSymbols, descFeedUp, descCacheHits, descCacheMisses, descCacheUsers,
 		descUniverseCache, descUniqueConfigs, descAvgFilters, descRateLimited, descLogins, descAuthEvents,
-		descAuthEventsDropped, descResponses} {
+		descAuthEventsDropped, descResponses, descCoarsenings, descCoarse, descClusterLeader, descClusterGaps,
+		descClusterMissed, descClusterChanges, descClusterStale, descClusterTakeovers, descClusterFenced,
+		descClusterGivenUp, descClusterReconnects, descClusterLatency} {
 		ch <- d
 	}
 }
@@ -105,6 +121,8 @@ func (a appCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descTicksRejected, float64(s.Feed.Rejected))
 	gauge(descSymbols, float64(s.Feed.Symbols))
 	gauge(descFeedUp, boolValue(s.FeedUp))
+	counter(descCoarsenings, float64(s.Feed.Coarsenings))
+	counter(descCoarse, float64(s.Feed.Coarse))
 
 	counter(descCacheHits, float64(s.CacheHits))
 	counter(descCacheMisses, float64(s.CacheMisses))
@@ -123,6 +141,19 @@ func (a appCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAuthEventsDropped, float64(s.AuthDropped))
 	for code, n := range s.Responses {
 		counter(descResponses, float64(n), strconv.Itoa(code))
+	}
+
+	if m := s.Cluster; m != nil {
+		gauge(descClusterLeader, boolValue(m.Role == "leader"))
+		counter(descClusterGaps, float64(m.Gaps))
+		counter(descClusterMissed, float64(m.Missed))
+		counter(descClusterChanges, float64(m.LeaderChanges))
+		counter(descClusterStale, float64(m.StaleDropped))
+		counter(descClusterTakeovers, float64(m.Takeovers))
+		counter(descClusterFenced, float64(m.Fenced))
+		counter(descClusterGivenUp, float64(m.Dropped))
+		counter(descClusterReconnects, float64(m.Reconnects))
+		gauge(descClusterLatency, m.LatencyMs/1e3)
 	}
 }
 

@@ -52,7 +52,7 @@ type marketPlan struct {
 	history stream.History // several: resumes of ids issued elsewhere
 	slots   handlers.StreamSlots
 	// symbols are the per-symbol figures of watchlists and symbol pages, and feedMetrics
-	// the feed's figures for the metrics (nil: none on this instance).
+	// the feed's figures for the metrics: the runner's, or the shared feed's (the leader's).
 	symbols     handlers.SymbolData
 	feedMetrics metrics.Feed
 	// feed is the shared feed (nil for one instance); its Metrics are the cluster figures
@@ -112,13 +112,23 @@ func newMarketPlan(cfg config.Config, client *redis.Client, instance string, b b
 			return build(ctx)
 		}})
 	slots := cluster.NewSlots(client, cfg.RedisPrefix+"streams:", instance, 0, logger)
+	// The leader's runner has the feed figures and the symbol data: the Feed shares them
+	// with the other instances over Redis (cluster/figures.go).
 	return marketPlan{view: feed, health: feed.Health, history: feed.History, slots: slots, feed: feed,
+		symbols: feed, feedMetrics: clusterFeedMetrics{feed},
 		run: func(work, lead context.Context, p *stream.Publisher, wg *sync.WaitGroup) {
 			wg.Go(func() { feed.Run(lead, p) })
 			wg.Go(func() { slots.Run(work) })
 			wg.Go(func() { logFigures(work, feed, logger) })
 		}}
 }
+
+// clusterFeedMetrics gives the metrics the shared feed's figures: the leader's, on every
+// instance.
+type clusterFeedMetrics struct{ feed *cluster.Feed }
+
+func (c clusterFeedMetrics) Metrics() market.Metrics { return c.feed.FeedMetrics() }
+func (c clusterFeedMetrics) Health() error           { return c.feed.Health() }
 
 // logFigures logs the shared feed's figures (and the process's goroutines) once a minute,
 // for operators without the admin page.

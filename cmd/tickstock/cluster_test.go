@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -342,6 +344,49 @@ func TestClusterThreeStartTogether(t *testing.T) {
 		t.Fatalf("the lease names %q, none of the three", h)
 	}
 	t.Logf("one leader (%s); %d emissions identical on all three instances", h, common)
+
+	// A follower shows the leader's feed figures and its own cluster figures, and serves
+	// the leader's symbol data.
+	var follower *proc
+	for _, p := range procs {
+		if p.Instance != h {
+			follower = p
+		}
+	}
+	var out bytes.Buffer
+	userEnv := map[string]string{"DATABASE_URL": env["DATABASE_URL"], "TICKSTOCK_PASSWORD": "admin-password"}
+	if err := run(context.Background(), []string{"user", "add", "--email", "root@example.com", "--admin"},
+		func(k string) string { return userEnv[k] }, &out); err != nil {
+		t.Fatalf("user add: %v\n%s", err, out.String())
+	}
+	c := newWebClient(t, follower.URL)
+	c.get("/auth/login")
+	if code := c.post("/auth/login", url.Values{"email": {"root@example.com"}, "password": {"admin-password"}}); code != 303 {
+		t.Fatalf("admin login on %s: %d", follower.name, code)
+	}
+	var m struct {
+		Feed struct {
+			Source     string  `json:"source"`
+			TicksTotal float64 `json:"ticks_total"`
+		} `json:"feed"`
+		Cluster *struct {
+			Role        string `json:"role"`
+			LeaseHolder string `json:"lease_holder"`
+		} `json:"cluster"`
+	}
+	waitUntil(t, 10*time.Second, "the leader's feed figures on "+follower.name, func() bool {
+		code, body := c.get("/api/admin/metrics")
+		if code != 200 || json.Unmarshal([]byte(body), &m) != nil {
+			t.Fatalf("/api/admin/metrics on %s: %d %s", follower.name, code, body)
+		}
+		return m.Feed.TicksTotal > 0
+	})
+	if m.Feed.Source != "sim" || m.Cluster == nil || m.Cluster.Role != "follower" || m.Cluster.LeaseHolder != h {
+		t.Fatalf("/api/admin/metrics on %s: %+v, cluster %+v", follower.name, m.Feed, m.Cluster)
+	}
+	if has, ticks := c.symbolState("AAPL"); !has || ticks == 0 {
+		t.Fatalf("AAPL on %s: has data %v, %d ticks", follower.name, has, ticks)
+	}
 }
 
 // TestClusterResumeOnAnotherInstance: a tab streams from A and leaves; it comes back to B

@@ -119,9 +119,13 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (err err
 		Interval: cfg.EmitInterval, Bus: b,
 	})
 	httpStats := metrics.NewHTTPStats()
-	collector := metrics.NewCollector(metrics.Sources{
+	sources := metrics.Sources{
 		Hub: hub, Settings: svc, Feed: plan.feedMetrics, Publisher: publisher, Auth: audit, HTTP: httpStats,
-	})
+	}
+	if plan.feed != nil { // several instances: the "cluster" figures (a nil *Feed must not reach the interface)
+		sources.Cluster = plan.feed
+	}
+	collector := metrics.NewCollector(sources)
 
 	// The market and the publisher run until shutdown begins; leadership of a shared feed
 	// ends as soon as shutdown begins, so another instance takes over at once.
