@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -108,7 +109,21 @@ type Runner struct {
 	lost    uint64
 	stopped error // set when Run returns: see Health
 	warned  bool  // the first window coarsening was logged
+
+	recent atomic.Pointer[timedSnapshot] // the last snapshot Summary took
 }
+
+// timedSnapshot is a snapshot and when it was taken.
+type timedSnapshot struct {
+	snap *Snapshot
+	at   time.Time
+}
+
+// summaryMaxAge is how old a snapshot Summary may answer from. Pages ask for the summary
+// at request rates; each fresh snapshot copies every symbol's figures under the engine's
+// lock, holding up the ticks. Figures a quarter of a second old are as good for a page
+// that then lives on its stream's emissions.
+const summaryMaxAge = 250 * time.Millisecond
 
 // NewRunner validates cfg and returns a Runner ready to Run.
 func NewRunner(cfg RunnerConfig) (*Runner, error) {
@@ -361,8 +376,17 @@ func (r *Runner) Snapshot() *Snapshot {
 	return r.eng.Snapshot()
 }
 
-// Summary is the market summary over symbols right now.
-func (r *Runner) Summary(symbols []string) Summary { return r.Snapshot().Summary(symbols) }
+// Summary is the market summary over symbols now, from a snapshot at most summaryMaxAge
+// old.
+func (r *Runner) Summary(symbols []string) Summary {
+	now := time.Now()
+	if t := r.recent.Load(); t != nil && now.Sub(t.at) < summaryMaxAge {
+		return t.snap.Summary(symbols)
+	}
+	snap := r.Snapshot()
+	r.recent.Store(&timedSnapshot{snap: snap, at: now})
+	return snap.Summary(symbols)
+}
 
 // Metrics returns the counters for monitoring.
 func (r *Runner) Metrics() Metrics {
