@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/bus"
 	"github.com/tickstock/tickstock/db"
+	"github.com/tickstock/tickstock/internal/faultproxy"
 	"github.com/tickstock/tickstock/internal/testenv"
 	"github.com/tickstock/tickstock/market"
 	"github.com/tickstock/tickstock/settings"
@@ -721,4 +724,44 @@ func TestResyncEndsStreamsOfLostSessions(t *testing.T) {
 	waitConns(t, app, 1)
 	app.emit(t, testenv.MustSampleEvents(t)[:20]...)
 	sk.next(t, 5*time.Second, stream.EventMarket)
+}
+
+// TestResyncRetriesWhileTheStoreRefuses: the resync comes while the session store still
+// refuses (Redis is back for the bus, but not yet for the store's connection pool), and no
+// later resync comes. The check is tried again, so the stream of a lost session still ends
+// with logout once the store answers.
+func TestResyncRetriesWhileTheStoreRefuses(t *testing.T) {
+	direct, prefix := testenv.MustRedis(t)
+	proxy := faultproxy.MustStart(t, testenv.MustHostPort(t, testenv.RedisURL()))
+	opts, err := redis.ParseURL(testenv.WithHostPort(t, testenv.RedisURL(), proxy.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, time.Second, time.Second
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+	app := MustApp(t, withRedis(rdb, prefix))
+	_, pw := app.MustUser(t, "lost@example.com", "lost")
+	c := app.NewClient(t)
+	c.login("lost@example.com", pw)
+	s, _ := c.openStream("/stream")
+	waitConns(t, app, 1)
+
+	ctx := context.Background()
+	if n, err := direct.Del(ctx, prefix+"sess:"+c.cookie(auth.CookieName).Value).Result(); err != nil || n != 1 {
+		t.Fatalf("delete the session from Redis: %d %v", n, err)
+	}
+	proxy.Down()
+	if err := app.deps.Bus.Publish(ctx, bus.Resync{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the first checks fail
+	if _, n := app.deps.Hub.Counts(); n != 1 {
+		t.Fatalf("%d streams open while the store refused, want the stream kept until it can be checked", n)
+	}
+	proxy.Up()
+	if ev := s.next(t, 10*time.Second, "logout"); ev.Data != bus.ReasonExpired {
+		t.Fatalf("logout reason %q", ev.Data)
+	}
+	waitConns(t, app, 0)
 }
