@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 
+	binwire "github.com/tickstock/tickstock/internal/wire"
 	"github.com/tickstock/tickstock/market"
 )
 
@@ -167,19 +168,19 @@ func (d *EmissionDecoder) Decode(b []byte) (*Emission, error) {
 	if b[1] != emissionVersion {
 		return nil, fmt.Errorf("bus: decode emission: unknown version %d", b[1])
 	}
-	r := reader{b: b[2:]}
-	e := &Emission{Token: r.uvarint(), Seq: r.uvarint(), At: r.varint()}
-	if fl := r.uvarint(); fl > maxFeedError {
+	r := binwire.Reader{B: b[2:], Short: errEmissionShort}
+	e := &Emission{Token: r.Uvarint(), Seq: r.Uvarint(), At: r.Varint()}
+	if fl := r.Uvarint(); fl > maxFeedError {
 		return nil, errors.New("bus: decode emission: feed error too long")
-	} else if fe := r.bytes(int(fl)); len(fe) > 0 {
+	} else if fe := r.Bytes(int(fl)); len(fe) > 0 {
 		e.FeedError = string(fe)
 	}
-	n := r.uvarint()
-	if r.err == nil && (n > MaxEmissionEvents || n > uint64(len(r.b)/minEventBytes)) {
+	n := r.Uvarint()
+	if r.Err == nil && (n > MaxEmissionEvents || n > uint64(len(r.B)/minEventBytes)) {
 		return nil, fmt.Errorf("bus: decode emission: %d events do not fit", n)
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	if n > 0 {
 		e.Events = make([]market.Event, n)
@@ -189,16 +190,16 @@ func (d *EmissionDecoder) Decode(b []byte) (*Emission, error) {
 			return nil, fmt.Errorf("bus: decode emission: event %d: %w", i, err)
 		}
 	}
-	switch r.byte() {
+	switch r.Byte() {
 	case 0:
-		if r.err == nil && len(r.b) != 0 {
-			return nil, fmt.Errorf("bus: decode emission: %d bytes left over", len(r.b))
+		if r.Err == nil && len(r.B) != 0 {
+			return nil, fmt.Errorf("bus: decode emission: %d bytes left over", len(r.B))
 		}
 	case 1:
-		if r.err != nil {
+		if r.Err != nil {
 			break
 		}
-		snap, err := d.snaps.Decode(r.b)
+		snap, err := d.snaps.Decode(r.B)
 		if err != nil {
 			return nil, fmt.Errorf("bus: decode emission: %w", err)
 		}
@@ -206,8 +207,8 @@ func (d *EmissionDecoder) Decode(b []byte) (*Emission, error) {
 	default:
 		return nil, errors.New("bus: decode emission: bad snapshot flag")
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	return e, nil
 }
@@ -224,18 +225,18 @@ func (d *EmissionDecoder) symbol(b []byte) string {
 	return s
 }
 
-func (d *EmissionDecoder) event(r *reader, e *market.Event) error {
-	kind := market.EventKind(r.byte())
-	l := r.uvarint()
-	if r.err == nil && (l == 0 || l > maxSymbol) {
+func (d *EmissionDecoder) event(r *binwire.Reader, e *market.Event) error {
+	kind := market.EventKind(r.Byte())
+	l := r.Uvarint()
+	if r.Err == nil && (l == 0 || l > maxSymbol) {
 		return fmt.Errorf("symbol of %d bytes", l)
 	}
-	symb := r.bytes(int(l))
-	price := r.float()
-	tm := market.Millis(r.varint())
-	phase := market.Phase(r.byte())
-	if r.err != nil {
-		return r.err
+	symb := r.Bytes(int(l))
+	price := r.Float()
+	tm := market.Millis(r.Varint())
+	phase := market.Phase(r.Byte())
+	if r.Err != nil {
+		return r.Err
 	}
 	if phase > market.PhaseAfter {
 		return fmt.Errorf("unknown phase %d", phase)
@@ -245,9 +246,9 @@ func (d *EmissionDecoder) event(r *reader, e *market.Event) error {
 	switch kind {
 	case market.KindHigh, market.KindLow:
 		e.HighLow = market.HighLowEvent{Kind: kind, Symbol: sym, Price: price, Time: tm, Phase: phase,
-			Count: int(r.varint()), CountUp: int(r.varint()), CountDown: int(r.varint()), Volume: r.varint(),
-			PctChange: r.float(), SessionHigh: r.float(), SessionLow: r.float()}
-		switch r.byte() {
+			Count: int(r.Varint()), CountUp: int(r.Varint()), CountDown: int(r.Varint()), Volume: r.Varint(),
+			PctChange: r.Float(), SessionHigh: r.Float(), SessionLow: r.Float()}
+		switch r.Byte() {
 		case 0:
 		case 1:
 			e.HighLow.Reversal = true
@@ -255,23 +256,23 @@ func (d *EmissionDecoder) event(r *reader, e *market.Event) error {
 			return errors.New("bad reversal flag")
 		}
 	case market.KindTrend:
-		dir, st := direction(r.byte()), market.Strength(r.byte())
+		dir, st := direction(r.Byte()), market.Strength(r.Byte())
 		e.Trend = market.TrendEvent{Symbol: sym, Price: price, Time: tm, Phase: phase, Direction: dir, Strength: st,
-			Score: r.float(), Short: r.float(), Medium: r.float(), Long: r.float(), AgeSeconds: r.varint()}
-		if r.err == nil && (dir == 0 || st > market.StrengthStrong) {
+			Score: r.Float(), Short: r.Float(), Medium: r.Float(), Long: r.Float(), AgeSeconds: r.Varint()}
+		if r.Err == nil && (dir == 0 || st > market.StrengthStrong) {
 			return errors.New("bad trend direction or strength")
 		}
 	case market.KindSurge:
-		dir, st, tr := direction(r.byte()), market.Strength(r.byte()), market.Trigger(r.byte())
+		dir, st, tr := direction(r.Byte()), market.Strength(r.Byte()), market.Trigger(r.Byte())
 		e.Surge = market.SurgeEvent{Symbol: sym, Price: price, Time: tm, Phase: phase, Direction: dir, Strength: st,
-			Trigger: tr, MagnitudePct: r.float(), VolumeMultiple: r.float()}
-		if r.err == nil && (dir == 0 || st > market.StrengthStrong || tr < market.TriggerPriceAndVolume || tr > market.TriggerVolume) {
+			Trigger: tr, MagnitudePct: r.Float(), VolumeMultiple: r.Float()}
+		if r.Err == nil && (dir == 0 || st > market.StrengthStrong || tr < market.TriggerPriceAndVolume || tr > market.TriggerVolume) {
 			return errors.New("bad surge direction, strength or trigger")
 		}
 	default:
 		return fmt.Errorf("unknown kind %d", kind)
 	}
-	return r.err
+	return r.Err
 }
 
 // direction reads a direction byte: up or down; anything else is 0, which callers refuse.
@@ -283,73 +284,4 @@ func direction(c byte) market.Direction {
 		return market.Down
 	}
 	return 0
-}
-
-// reader reads the wire format, remembering the first error; after it every read gives
-// zero values.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) fail() {
-	if r.err == nil {
-		r.err = errEmissionShort
-	}
-	r.b = nil
-}
-
-func (r *reader) uvarint() uint64 {
-	if len(r.b) > 0 && r.b[0] < 0x80 {
-		v := uint64(r.b[0])
-		r.b = r.b[1:]
-		return v
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) byte() byte {
-	if len(r.b) == 0 {
-		r.fail()
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *reader) bytes(n int) []byte {
-	if n < 0 || n > len(r.b) {
-		r.fail()
-		return nil
-	}
-	out := r.b[:n:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *reader) float() float64 {
-	if len(r.b) < 8 {
-		r.fail()
-		return 0
-	}
-	v := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
-	r.b = r.b[8:]
-	return v
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/tickstock/tickstock/internal/wire"
 )
 
 // Snapshots cross instances: the feed leader encodes each emission's Snapshot onto the
@@ -93,65 +95,65 @@ func (d *SnapshotDecoder) Decode(b []byte) (*Snapshot, error) {
 	if len(b) > 1<<31 {
 		return nil, errors.New("market: decode snapshot: too large")
 	}
-	r := snapReader{b: b}
+	r := wire.Reader{B: b, Short: errSnapshotShort}
 	if len(b) < 2 || b[0] != snapMagic {
 		return nil, errors.New("market: decode snapshot: not a snapshot")
 	}
 	if b[1] != snapVersion {
 		return nil, fmt.Errorf("market: decode snapshot: unknown version %d", b[1])
 	}
-	r.b = b[2:]
+	r.B = b[2:]
 	s := &Snapshot{}
-	s.Now = Millis(r.varint())
-	s.nextAt = Millis(r.varint())
-	s.baseStart = r.varint()
-	s.Phase, s.next = Phase(r.byte()), Phase(r.byte())
-	if r.err == nil && (int(s.Phase) >= len(phaseNames) || int(s.next) >= len(phaseNames)) {
+	s.Now = Millis(r.Varint())
+	s.nextAt = Millis(r.Varint())
+	s.baseStart = r.Varint()
+	s.Phase, s.next = Phase(r.Byte()), Phase(r.Byte())
+	if r.Err == nil && (int(s.Phase) >= len(phaseNames) || int(s.next) >= len(phaseNames)) {
 		return nil, errors.New("market: decode snapshot: unknown phase")
 	}
-	n := r.count(1)
+	n := r.Count(1)
 	d.names, d.in = d.names[:0], b
 	defer func() { d.in = nil }()
 	for range n {
-		l := r.uvarint()
-		if r.err == nil && (l == 0 || l > maxNameLen) {
+		l := r.Uvarint()
+		if r.Err == nil && (l == 0 || l > maxNameLen) {
 			return nil, fmt.Errorf("market: decode snapshot: symbol name of %d bytes", l)
 		}
-		from := uint32(len(b) - len(r.b))
-		r.bytes(int(l))
+		from := uint32(len(b) - len(r.B))
+		r.Bytes(int(l))
 		d.names = append(d.names, nameSpan{from, from + uint32(l)})
 	}
-	m := r.count(1)
-	if r.err == nil && m > n {
+	m := r.Count(1)
+	if r.Err == nil && m > n {
 		return nil, fmt.Errorf("market: decode snapshot: %d figures for %d symbols", m, n)
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	s.figs = make([]symFigs, m)
 	for i := range s.figs {
-		x := r.uvarint()
+		x := r.Uvarint()
 		if x == 0 {
 			continue
 		}
 		f := &s.figs[i]
 		f.start = int64(s.Now) + unzigzag(x-1)
-		if r.err == nil && f.start == 0 {
+		if r.Err == nil && f.start == 0 {
 			return nil, errors.New("market: decode snapshot: session start at 0")
 		}
 		for _, v := range [...]*int32{&f.highs, &f.lows, &f.t10, &f.t60, &f.t300, &f.tBase} {
-			u := r.uvarint()
+			u := r.Uvarint()
 			if u > 1<<32-1 {
 				return nil, errors.New("market: decode snapshot: figure out of range")
 			}
 			*v = int32(uint32(u))
 		}
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("market: decode snapshot: %d bytes left over", len(r.b))
+	if len(r.B) != 0 {
+		return nil, fmt.Errorf("market: decode snapshot: %d bytes left over", len(r.B))
 	}
 	tab, err := d.table()
 	if err != nil {
@@ -192,78 +194,6 @@ func (d *SnapshotDecoder) table() (*symTable, error) {
 	}
 	d.tab = t
 	return t, nil
-}
-
-// snapReader reads varints and bytes, remembering the first error.
-type snapReader struct {
-	b   []byte
-	err error
-}
-
-func (r *snapReader) fail() {
-	if r.err == nil {
-		r.err = errSnapshotShort
-	}
-	r.b = nil
-}
-
-func (r *snapReader) uvarint() uint64 {
-	if len(r.b) > 0 && r.b[0] < 0x80 { // most figures fit in one byte
-		v := uint64(r.b[0])
-		r.b = r.b[1:]
-		return v
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *snapReader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *snapReader) byte() byte {
-	if len(r.b) == 0 {
-		r.fail()
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *snapReader) bytes(n int) []byte {
-	if n < 0 || n > len(r.b) {
-		r.fail()
-		return nil
-	}
-	out := r.b[:n:n]
-	r.b = r.b[n:]
-	return out
-}
-
-// count reads a count of items that take at least min bytes each, refusing counts the
-// rest of the input cannot hold.
-func (r *snapReader) count(min int) int {
-	c := r.uvarint()
-	if r.err != nil {
-		return 0
-	}
-	if c > uint64(len(r.b)/min) {
-		r.fail()
-		return 0
-	}
-	return int(c)
 }
 
 func zigzag(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
