@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -158,26 +157,12 @@ func (h *Handlers) SaveAdminUserUniverses(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	section := tracker
-	if invalid != nil {
-		section = strings.TrimSpace(first(values, settings.FieldTracker))
-		if !slices.Contains(settings.TrackerOptions(), section) {
-			section = strings.TrimPrefix(hxTarget(c), "universes-")
-		}
-	}
 	v, err := h.adminUserView(ctx, c, u)
 	if err != nil {
 		return err
 	}
-	i := slices.IndexFunc(v.Universes, func(f views.UniverseForm) bool { return f.Tracker == section })
-	status := fiber.StatusOK
-	switch {
-	case invalid == nil:
-		v.Universes[i].Saved = true
-	case i >= 0:
-		status = fiber.StatusUnprocessableEntity
-		v.Universes[i].Message, v.Universes[i].Errors = formErrors(invalid, settings.FieldUniverses)
-	default:
+	i, status := markUniverseForm(v.Universes, universeSection(c, values, tracker, invalid), values, invalid)
+	if i < 0 {
 		return invalid // no section to answer with: the error handler's answer
 	}
 	if isHTMX(c) {

@@ -193,6 +193,11 @@ func TestAdminEditsAUsersUniverses(t *testing.T) {
 			}
 		})
 	}
+	// A refused save shows the admin's choice again, as the user's own form does.
+	r := admin.postForm(path, url.Values{"tracker": {"highlow"}, "universes": {"ETF_UNIVERSE", "NOPE"}})
+	if r.StatusCode != 422 || r.Doc(t).Find(`[data-testid="universe-highlow-ETF_UNIVERSE"][checked]`).Length() != 1 {
+		t.Fatalf("the refused form does not keep ETF_UNIVERSE checked: %d %s", r.StatusCode, r.Body)
+	}
 	us, err := app.deps.Settings.Get(context.Background(), u.ID)
 	if err != nil {
 		t.Fatal(err)

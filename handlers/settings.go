@@ -56,28 +56,13 @@ func (h *Handlers) SaveUniverses(c *fiber.Ctx) error {
 		return err
 	}
 
-	// The section to answer with: the saved tracker; after an error the posted one, or
-	// (when that is not a tracker) the section htmx swaps into.
-	section := tracker
-	if invalid != nil {
-		section = strings.TrimSpace(first(values, settings.FieldTracker))
-		if !slices.Contains(settings.TrackerOptions(), section) {
-			section = strings.TrimPrefix(c.Get("HX-Target"), "universes-")
-		}
-	}
 	v, err := h.settingsView(ctx, c)
 	if err != nil {
 		return err
 	}
-	i := slices.IndexFunc(v.Universes, func(f views.UniverseForm) bool { return f.Tracker == section })
-	status := fiber.StatusOK
+	i, status := markUniverseForm(v.Universes, universeSection(c, values, tracker, invalid), values, invalid)
 	switch {
-	case invalid == nil:
-		v.Universes[i].Saved = true
-	case i >= 0:
-		status = fiber.StatusUnprocessableEntity
-		v.Universes[i].Message, v.Universes[i].Errors = formErrors(invalid, settings.FieldUniverses)
-		v.Universes[i].Selected = postedUniverses(values)
+	case invalid == nil || i >= 0:
 	case isHTMX(c):
 		return invalid // no section to answer with: the error handler's fragment
 	default:
@@ -151,6 +136,35 @@ func (h *Handlers) settingsView(ctx context.Context, c *fiber.Ctx) (views.Settin
 }
 
 // postedUniverses is the universe form's selection as sent, to show again after an error.
+// universeSection is the universe form a save answers with: the saved tracker; after an
+// error the posted one, or (when that is not a tracker) the section htmx swaps into.
+func universeSection(c *fiber.Ctx, values map[string][]string, tracker string, invalid *tickstock.Error) string {
+	if invalid == nil {
+		return tracker
+	}
+	section := strings.TrimSpace(first(values, settings.FieldTracker))
+	if !slices.Contains(settings.TrackerOptions(), section) {
+		section = strings.TrimPrefix(hxTarget(c), "universes-")
+	}
+	return section
+}
+
+// markUniverseForm marks the form of section saved, or after invalid with its message and
+// the posted universes kept (so a correction starts from what was typed). It returns the
+// form's index, -1 when section names none, and the status to answer with.
+func markUniverseForm(forms []views.UniverseForm, section string, values map[string][]string, invalid *tickstock.Error) (int, int) {
+	i := slices.IndexFunc(forms, func(f views.UniverseForm) bool { return f.Tracker == section })
+	switch {
+	case invalid == nil:
+		forms[i].Saved = true
+		return i, fiber.StatusOK
+	case i >= 0:
+		forms[i].Message, forms[i].Errors = formErrors(invalid, settings.FieldUniverses)
+		forms[i].Selected = postedUniverses(values)
+	}
+	return i, fiber.StatusUnprocessableEntity
+}
+
 func postedUniverses(values map[string][]string) []string {
 	return postedList(values[settings.FieldUniverses])
 }
