@@ -117,12 +117,9 @@ func (s *Service) EditWatchlist(ctx context.Context, userID int64, handle string
 	var w Watchlist
 	var added, removed []string
 	err := db.WithUser(ctx, s.pool, userID, func(q *db.Queries) error {
-		row, err := q.GetWatchlistForUpdate(ctx, db.GetWatchlistForUpdateParams{Handle: handle, UserID: userID})
-		if tickstock.ErrorCode(db.Err("watchlist", err)) == tickstock.ENOTFOUND {
-			return errNoWatchlist()
-		}
+		row, err := lockWatchlist(ctx, q, userID, handle)
 		if err != nil {
-			return fmt.Errorf("find watchlist: %w", err)
+			return err
 		}
 		switch e.Action {
 		case ActionRename:
@@ -187,12 +184,9 @@ func (s *Service) EditWatchlist(ctx context.Context, userID int64, handle string
 func (s *Service) DeleteWatchlist(ctx context.Context, userID int64, handle string) (string, error) {
 	var name string
 	err := db.WithUser(ctx, s.pool, userID, func(q *db.Queries) error {
-		row, err := q.GetWatchlistForUpdate(ctx, db.GetWatchlistForUpdateParams{Handle: handle, UserID: userID})
-		if tickstock.ErrorCode(db.Err("watchlist", err)) == tickstock.ENOTFOUND {
-			return errNoWatchlist()
-		}
+		row, err := lockWatchlist(ctx, q, userID, handle)
 		if err != nil {
-			return fmt.Errorf("find watchlist: %w", err)
+			return err
 		}
 		trackers, err := q.WatchlistTrackers(ctx, db.WatchlistTrackersParams{WatchlistID: row.ID, UserID: userID})
 		if err != nil {
@@ -342,4 +336,17 @@ func newHandle() string {
 		panic(fmt.Errorf("crypto/rand failed: %w", err)) // the OS has no randomness: nothing is safe
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// lockWatchlist reads the user's watchlist by handle for update; another user's handle, or
+// none, is ENOTFOUND.
+func lockWatchlist(ctx context.Context, q *db.Queries, userID int64, handle string) (db.GetWatchlistForUpdateRow, error) {
+	row, err := q.GetWatchlistForUpdate(ctx, db.GetWatchlistForUpdateParams{Handle: handle, UserID: userID})
+	if tickstock.ErrorCode(db.Err("watchlist", err)) == tickstock.ENOTFOUND {
+		return row, errNoWatchlist()
+	}
+	if err != nil {
+		return row, fmt.Errorf("find watchlist: %w", err)
+	}
+	return row, nil
 }
