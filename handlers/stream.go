@@ -1,9 +1,9 @@
 package handlers
 
 import (
-	"bufio"
 	"errors"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -110,6 +110,13 @@ func (h *Handlers) serveStream(c *fiber.Ctx, conn *stream.Conn, expires time.Tim
 	c.Response().Header.SetContentLength(-2) // a body that ends with the connection
 	c.Response().Header.Del(fiber.HeaderTransferEncoding)
 	header := append([]byte(nil), c.Response().Header.Header()...)
+	// The publisher writes to the socket itself while the stream's writer is idle
+	// (stream.Conn.SetRaw); a connection that is not a plain socket (TLS) keeps the queue.
+	if sc, ok := c.Context().Conn().(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			conn.SetRaw(raw)
+		}
+	}
 	c.Context().HijackSetNoResponse(true)
 	c.Context().Hijack(func(nc net.Conn) {
 		defer release()
@@ -119,8 +126,7 @@ func (h *Handlers) serveStream(c *fiber.Ctx, conn *stream.Conn, expires time.Tim
 			logger.Debug("stream ended before its headers went out", "err", err)
 			return
 		}
-		w := bufio.NewWriterSize(nc, streamBuffer)
-		err := stream.Serve(w, conn, stream.ServeOptions{
+		err := stream.Serve(nc, conn, stream.ServeOptions{
 			SetWriteDeadline: nc.SetWriteDeadline, Expires: expires, Shutdown: hub.Closing(),
 		})
 		if err != nil {
@@ -128,7 +134,3 @@ func (h *Handlers) serveStream(c *fiber.Ctx, conn *stream.Conn, expires time.Tim
 		}
 	})
 }
-
-// streamBuffer is a stream's write buffer: an emission's frames for one connection
-// usually fit, so each goes out in one write; a larger one is written straight through.
-const streamBuffer = 4096

@@ -171,7 +171,7 @@ func TestPublisherWhenTheDatabaseHangs(t *testing.T) {
 	clock := newTestClock()
 	hub := NewHub(0)
 	p := NewPublisher(clock.config(Config{Hub: hub, Settings: env.svc, Logger: testenv.Logger(),
-		Interval: time.Second, LoadTimeout: 100 * time.Millisecond}))
+		Interval: time.Second, LoadTimeout: 400 * time.Millisecond})) // under -race on a busy machine a fresh connection can take over 100 ms
 	ctx := context.Background()
 	a1, b1 := mustAttach(t, p, alice, FormatJSON), mustAttach(t, p, bob, FormatJSON)
 	chunks := chunksOf(testenv.MustSampleEvents(t), 5)

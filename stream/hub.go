@@ -62,7 +62,8 @@ type Conn struct {
 	closeOnce sync.Once
 	closed    atomic.Bool
 	reason    atomic.Value
-	streak    int // emissions in a row with a drop; publisher goroutine only
+	streak    int // emissions in a row with a drop; the publisher's dispatch only
+	d         directState
 
 	// The settings the page behind this stream shows (its header, its empty states), under
 	// the publisher's lock: when the connection's settings group changes, the next
@@ -77,7 +78,8 @@ func NewConn(userID int64, sessionID string, format Format, queueSize int) *Conn
 		queueSize = 1
 	}
 	return &Conn{UserID: userID, SessionID: sessionID, Format: format,
-		queue: make(chan *Message, queueSize), done: make(chan struct{})}
+		queue: make(chan *Message, queueSize), done: make(chan struct{}),
+		d: directState{wake: make(chan struct{}, 1)}}
 }
 
 // Messages is the connection's queue.
@@ -104,6 +106,7 @@ func (c *Conn) Reason() string {
 // offer queues m without blocking, dropping the oldest queued message if the queue is
 // full. It reports whether a message was dropped.
 func (c *Conn) offer(m *Message) bool {
+	c.d.queued.Add(1)
 	select {
 	case c.queue <- m:
 		return false
@@ -112,12 +115,14 @@ func (c *Conn) offer(m *Message) bool {
 	dropped := false
 	select {
 	case <-c.queue:
+		c.d.queued.Add(-1)
 		dropped = true
 	default:
 	}
 	select {
 	case c.queue <- m:
 	default: // the writer raced us; the next emission will try again
+		c.d.queued.Add(-1)
 		dropped = true
 	}
 	return dropped

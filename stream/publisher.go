@@ -85,6 +85,8 @@ type Publisher struct {
 	html    bytes.Buffer
 	events  []market.Event // the emission being rendered
 
+	out *dispatch // the emission's deliveries, under emitMu
+
 	// Loading scratch, under emitMu.
 	keys settings.KeyMemo
 	ids  []int64
@@ -197,10 +199,16 @@ func (p *Publisher) Publish(ctx context.Context, b Batch) {
 	ld := p.load(ctx) // I/O, outside the lock, under a deadline
 
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	now := p.cfg.Now()
 	p.apply(ld, now)
-	if !p.emit(ctx, now) {
+	p.out = p.dispatch()
+	ok = p.emit(ctx, now)
+	p.out.finish()
+	p.mu.Unlock()
+	// The sockets' writes may still be going on: the emission is over when they are, so the
+	// next one cannot overtake it.
+	defer p.out.wait()
+	if !ok {
 		return
 	}
 	took := time.Since(start)
@@ -319,13 +327,14 @@ func (p *Publisher) emit(ctx context.Context, now time.Time) bool {
 		for _, c := range g.conns {
 			switch {
 			case c.Format == FormatJSON:
-				p.deliver(c, k.json)
+				p.out.add(c, k.json)
 			case c.shownKey != g.key:
-				p.deliver(c, p.withChange(ctx, g, c, k.html, now))
+				p.out.add(c, p.withChange(ctx, g, c, k.html, now))
 			default:
-				p.deliver(c, k.html)
+				p.out.add(c, k.html)
 			}
 		}
+		p.out.flush(false)
 	}
 	p.unassign()
 	p.seq = seq
@@ -339,9 +348,15 @@ func (p *Publisher) emit(ctx context.Context, now time.Time) bool {
 	return true
 }
 
-// deliver offers m to c and closes c when it has dropped in MaxBehind emissions in a row.
-func (p *Publisher) deliver(c *Conn, m *Message) {
+// deliver writes m to c's socket directly when c's writer is idle, and otherwise offers
+// it to c's queue; it closes c when it has dropped in MaxBehind emissions in a row. It
+// runs on a dispatcher, outside the publisher's lock.
+func (p *Publisher) deliver(c *Conn, m *Message, scratch *[]byte) {
 	if m == nil || len(m.Frames) == 0 {
+		return
+	}
+	if c.writeDirect(m, scratch) == nil {
+		c.streak = 0
 		return
 	}
 	if c.offer(m) {

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"bufio"
 	"context"
 	"strconv"
 	"strings"
@@ -43,7 +42,7 @@ func serveUntil(t *testing.T, c *Conn, what string, cond func(string) bool) stri
 	t.Helper()
 	out := &lockedBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- Serve(bufio.NewWriter(out), c, ServeOptions{}) }()
+	go func() { done <- Serve(out, c, ServeOptions{}) }()
 	waitFor(t, what, func() bool { return cond(out.String()) })
 	c.Close("test over")
 	<-done

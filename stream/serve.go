@@ -2,8 +2,18 @@ package stream
 
 import (
 	"bufio"
+	"io"
+	"sync"
 	"time"
 )
+
+// writers are the streams' write buffers, lent for one write cycle: most messages go out
+// through direct writes (see direct.go), so an idle stream holds no buffer.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, streamBuffer) }}
+
+// streamBuffer is a write cycle's buffer: an emission's frames for one connection usually
+// fit, so each goes out in one write; a larger one is written straight through.
+const streamBuffer = 4096
 
 // Heartbeat is the longest silence on a stream; a comment goes out at least this often.
 const Heartbeat = 15 * time.Second
@@ -41,7 +51,7 @@ func (d *deadline) arm() {
 		return
 	}
 	now := time.Now()
-	if now.Sub(d.armed) < d.timeout/10 {
+	if !d.armed.IsZero() && now.Sub(d.armed) < d.timeout/10 {
 		return
 	}
 	d.armed = now
@@ -51,6 +61,7 @@ func (d *deadline) arm() {
 func (d *deadline) clear() {
 	if d.set != nil {
 		_ = d.set(time.Time{})
+		d.armed = time.Time{}
 	}
 }
 
@@ -58,7 +69,7 @@ func (d *deadline) clear() {
 // the server shuts down, the client goes away (a failed write or flush), or the session
 // expires. It ends with a final comment; for a session that ended it first sends a
 // "logout" event, so the page stops reconnecting.
-func Serve(w *bufio.Writer, c *Conn, opts ServeOptions) (err error) {
+func Serve(dst io.Writer, c *Conn, opts ServeOptions) (err error) {
 	hb := opts.Heartbeat
 	if hb <= 0 {
 		hb = Heartbeat
@@ -87,6 +98,7 @@ func Serve(w *bufio.Writer, c *Conn, opts ServeOptions) (err error) {
 		defer t.Stop()
 		expiry = t.C
 	}
+	var w *bufio.Writer // a pooled buffer, held for one cycle only
 	write := func(b []byte) error {
 		d.arm()
 		_, err := w.Write(b)
@@ -100,29 +112,64 @@ func Serve(w *bufio.Writer, c *Conn, opts ServeOptions) (err error) {
 		}
 		return nil
 	}
-	flush := func() error {
-		d.arm()
-		return w.Flush()
-	}
-	// Reconnect quickly after a network blip.
-	if err := write([]byte("retry: 2000\n\n")); err != nil {
-		return err
-	}
-	backlog := c.backlog
-	c.backlog = nil
-	for _, m := range backlog {
-		if err := writeMessage(m); err != nil {
+	// cycle writes under the connection's write lock: first what a direct write left over,
+	// then fn's bytes, then a flush. Only when all of it is on the wire may dispatchers
+	// write directly again (SetRaw), so nothing ever overtakes what came before it.
+	ds := &c.d
+	cycle := func(fn func() error, last bool) error {
+		ds.mu.Lock()
+		defer ds.mu.Unlock()
+		ds.idle = false
+		w = writers.Get().(*bufio.Writer)
+		w.Reset(dst)
+		defer func() {
+			w.Reset(nil)
+			writers.Put(w)
+			w = nil
+		}()
+		if len(ds.rest) > 0 {
+			if err := write(ds.rest); err != nil {
+				return err
+			}
+			ds.rest = ds.rest[:0]
+		}
+		if err := fn(); err != nil {
 			return err
 		}
+		d.arm()
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		if !last && ds.raw != nil {
+			// Dispatchers write without a deadline (the runtime would refuse them once it
+			// passed); a socket that stops taking bytes comes back here, under one.
+			d.clear()
+			ds.idle = true
+		}
+		return nil
 	}
-	if err := flush(); err != nil {
+	// Reconnect quickly after a network blip; then what Attach found missed or recent.
+	backlog := c.backlog
+	c.backlog = nil
+	if err := cycle(func() error {
+		if err := write([]byte("retry: 2000\n\n")); err != nil {
+			return err
+		}
+		for _, m := range backlog {
+			if err := writeMessage(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, false); err != nil {
 		return err
 	}
-	for {
-		select {
-		case m := <-c.Messages():
+	drain := func(m *Message) func() error {
+		return func() error {
 			for {
-				if err := writeMessage(m); err != nil {
+				err := writeMessage(m)
+				ds.queued.Add(-1)
+				if err != nil {
 					return err
 				}
 				select { // write whatever else is queued before one flush
@@ -130,16 +177,23 @@ func Serve(w *bufio.Writer, c *Conn, opts ServeOptions) (err error) {
 					continue
 				default:
 				}
-				break
+				return nil
 			}
-			if err := flush(); err != nil {
+		}
+	}
+	nothing := func() error { return nil }
+	for {
+		select {
+		case m := <-c.Messages():
+			if err := cycle(drain(m), false); err != nil {
+				return err
+			}
+		case <-ds.wake:
+			if err := cycle(nothing, false); err != nil {
 				return err
 			}
 		case <-ticker.C:
-			if err := write(AppendComment(nil, "keep-alive")); err != nil {
-				return err
-			}
-			if err := flush(); err != nil {
+			if err := cycle(func() error { return write(AppendComment(nil, "keep-alive")) }, false); err != nil {
 				return err
 			}
 		case <-expiry:
@@ -149,12 +203,14 @@ func Serve(w *bufio.Writer, c *Conn, opts ServeOptions) (err error) {
 			shutdown = nil
 		case <-c.Done():
 			reason := c.Reason()
-			switch reason {
-			case "logout", "expired", "disabled", "revoked":
-				write(AppendEvent(nil, "", "logout", []byte(reason))) //nolint:errcheck
-			}
-			write(AppendComment(nil, "closing: "+reason)) //nolint:errcheck
-			return flush()
+			return cycle(func() error {
+				switch reason {
+				case "logout", "expired", "disabled", "revoked":
+					write(AppendEvent(nil, "", "logout", []byte(reason))) //nolint:errcheck
+				}
+				write(AppendComment(nil, "closing: "+reason)) //nolint:errcheck
+				return nil
+			}, true)
 		}
 	}
 }

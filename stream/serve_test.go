@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -45,7 +44,7 @@ func TestServeWritesHeartbeatsMessagesAndGoodbye(t *testing.T) {
 	out := &lockedBuffer{}
 	c := NewConn(1, "s", FormatHTML, 4)
 	done := make(chan error, 1)
-	go func() { done <- Serve(bufio.NewWriter(out), c, ServeOptions{Heartbeat: 20 * time.Millisecond}) }()
+	go func() { done <- Serve(out, c, ServeOptions{Heartbeat: 20 * time.Millisecond}) }()
 
 	waitFor(t, "the retry hint and a keep-alive", func() bool {
 		s := out.String()
@@ -73,7 +72,7 @@ func TestServeEndsAtSessionExpiry(t *testing.T) {
 	c := NewConn(1, "s", FormatHTML, 4)
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(bufio.NewWriter(out), c, ServeOptions{Expires: time.Now().Add(50 * time.Millisecond)})
+		done <- Serve(out, c, ServeOptions{Expires: time.Now().Add(50 * time.Millisecond)})
 	}()
 	select {
 	case <-done:
@@ -98,7 +97,7 @@ func (*goneError) Error() string { return "connection reset by peer" }
 
 func TestServeReturnsWhenTheClientIsGone(t *testing.T) {
 	c := NewConn(1, "s", FormatHTML, 4)
-	if err := Serve(bufio.NewWriter(failingWriter{}), c, ServeOptions{}); err == nil {
+	if err := Serve(failingWriter{}, c, ServeOptions{}); err == nil {
 		t.Fatal("Serve kept going after a failed flush")
 	}
 }
@@ -145,7 +144,7 @@ func TestServeWriteDeadline(t *testing.T) {
 			c := NewConn(1, "s", FormatHTML, 4)
 			done := make(chan error, 1)
 			go func() {
-				done <- Serve(bufio.NewWriterSize(server, 4096), c, ServeOptions{
+				done <- Serve(server, c, ServeOptions{
 					SetWriteDeadline: server.SetWriteDeadline, WriteTimeout: timeout, Heartbeat: time.Hour,
 				})
 			}()
@@ -181,7 +180,7 @@ func TestServeEndsAtShutdown(t *testing.T) {
 	out := &lockedBuffer{}
 	c := NewConn(1, "s", FormatHTML, 4)
 	done := make(chan error, 1)
-	go func() { done <- Serve(bufio.NewWriter(out), c, ServeOptions{Shutdown: hub.Closing()}) }()
+	go func() { done <- Serve(out, c, ServeOptions{Shutdown: hub.Closing()}) }()
 	waitFor(t, "the retry hint", func() bool { return strings.HasPrefix(out.String(), "retry: 2000") })
 	hub.Shutdown()
 	hub.Shutdown() // idempotent
