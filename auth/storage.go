@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,7 +105,7 @@ func (m *MemoryStorage) SetWithContext(_ context.Context, k string, v []byte, ex
 	if exp > 0 {
 		it.exp = now.Add(exp)
 	}
-	m.items[k] = it
+	m.items[strings.Clone(k)] = it // the caller's key may point into a reused buffer (Fiber's strings do)
 	if m.sets++; m.sets%1024 == 0 {
 		for key, v := range m.items {
 			if !v.exp.IsZero() && !now.Before(v.exp) {
@@ -124,7 +125,7 @@ func (m *MemoryStorage) UpdateWithContext(_ context.Context, k string, v []byte)
 		return false, nil
 	}
 	it.v = append([]byte(nil), v...)
-	m.items[k] = it
+	m.items[strings.Clone(k)] = it // assigning also replaces the stored key with k
 	return true, nil
 }
 

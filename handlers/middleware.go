@@ -74,6 +74,10 @@ func (h *Handlers) rateLimit(c *fiber.Ctx) error {
 	}
 	var st *auth.State
 	if id := c.Cookies(auth.CookieName); id != "" {
+		// Fiber's strings point into the request's buffer, which is reused once the
+		// request is answered; the id outlives it (a stream's session, the memory
+		// store's key), so it gets bytes of its own.
+		id = strings.Clone(id)
 		var err error
 		if st, err = h.sessions.Peek(ctx, id); err != nil {
 			return fmt.Errorf("rate limit: %w", err)
