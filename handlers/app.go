@@ -30,6 +30,10 @@ func (h *Handlers) NewApp() *fiber.App {
 		// bigger than the 8 KiB most proxies allow for headers.
 		ReadBufferSize: 8 * 1024,
 	})
+	// A stream takes its connection over (serveStream) and goes on in a goroutine of its
+	// own, so fasthttp can free the request's context and read buffer (about 10 KiB) at
+	// once rather than hold them for the stream's life; the stream closes the connection.
+	app.Server().KeepHijackedConns = true
 	app.Use(recover.New(recover.Config{EnableStackTrace: true}))
 	app.Use(h.countResponses)
 	app.Use(securityHeaders)

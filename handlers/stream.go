@@ -94,8 +94,10 @@ func (h *Handlers) streamRefused(c *fiber.Ctx, err error) error {
 // SetBodyStreamWriter: the body-stream writer runs on a goroutine of its own and reaches
 // the socket through an in-memory pipe, a copy loop and chunked framing, so each message
 // woke two goroutines and was copied three times, and every open stream held two stacks
-// and four buffers. Taken over, a stream is one goroutine writing through one buffer
-// straight to the socket. The answer is an HTTP/1.1 body delimited by the connection's
+// and four buffers. Taken over, a stream is one mostly idle goroutine and its socket: the
+// publisher writes emissions to the socket itself (stream.Conn.SetRaw), and the goroutine
+// writes only what that could not place, keep-alives and the goodbye, through a buffer
+// lent for each write. The answer is an HTTP/1.1 body delimited by the connection's
 // close (no Content-Length, no chunking), which every browser and SSE client reads, and
 // the connection closes when the stream ends, as an EventSource reconnects on a new one
 // anyway. The headers, those of the middleware included (security headers, a refreshed
@@ -119,18 +121,24 @@ func (h *Handlers) serveStream(c *fiber.Ctx, conn *stream.Conn, expires time.Tim
 	}
 	c.Context().HijackSetNoResponse(true)
 	c.Context().Hijack(func(nc net.Conn) {
-		defer release()
-		defer hub.Unregister(conn)
-		defer conn.Close("client gone")
-		if _, err := nc.Write(header); err != nil {
-			logger.Debug("stream ended before its headers went out", "err", err)
-			return
-		}
-		err := stream.Serve(nc, conn, stream.ServeOptions{
-			SetWriteDeadline: nc.SetWriteDeadline, Expires: expires, Shutdown: hub.Closing(),
-		})
-		if err != nil {
-			logger.Debug("stream ended", "err", err)
-		}
+		// The stream outlives this handler: fasthttp keeps the connection open
+		// (KeepHijackedConns, see NewApp) and frees the request's context and read buffer
+		// when it returns, so nothing here may touch c or read from nc.
+		go func() {
+			defer nc.Close()
+			defer release()
+			defer hub.Unregister(conn)
+			defer conn.Close("client gone")
+			if _, err := nc.Write(header); err != nil {
+				logger.Debug("stream ended before its headers went out", "err", err)
+				return
+			}
+			err := stream.Serve(nc, conn, stream.ServeOptions{
+				SetWriteDeadline: nc.SetWriteDeadline, Expires: expires, Shutdown: hub.Closing(),
+			})
+			if err != nil {
+				logger.Debug("stream ended", "err", err)
+			}
+		}()
 	})
 }

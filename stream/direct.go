@@ -31,8 +31,13 @@ type directState struct {
 	queued atomic.Int32
 }
 
-// SetRaw lets dispatchers write to c's socket directly (see Serve). Call it before Serve.
-func (c *Conn) SetRaw(raw syscall.RawConn) { c.d.raw = raw }
+// SetRaw lets dispatchers write to c's socket directly once Serve has written the
+// backlog. Call it before Serve.
+func (c *Conn) SetRaw(raw syscall.RawConn) {
+	c.d.mu.Lock()
+	defer c.d.mu.Unlock()
+	c.d.raw = raw
+}
 
 // errNotIdle: the connection's writer is busy or has a queue, so the message must be
 // queued to keep the order.
@@ -44,11 +49,11 @@ var errNotIdle = errors.New("stream writer busy")
 // under the deadline or finds the error, and m counts as delivered.
 func (c *Conn) writeDirect(m *Message, scratch *[]byte) error {
 	d := &c.d
-	if d.raw == nil || !d.mu.TryLock() {
+	if !d.mu.TryLock() {
 		return errNotIdle
 	}
 	defer d.mu.Unlock()
-	if !d.idle || d.queued.Load() > 0 {
+	if d.raw == nil || !d.idle || d.queued.Load() > 0 {
 		return errNotIdle
 	}
 	buf := (*scratch)[:0]
