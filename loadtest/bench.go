@@ -55,6 +55,12 @@ type Options struct {
 	// plain-HTTP streams on Linux are read by two epoll loops, which hold no goroutine or
 	// buffer per stream.
 	Reader string
+	// ReadBatch is how long an epoll reader waits, after reading what was ready, before it
+	// asks again (0: it sleeps in epoll_wait and wakes for every event). On loopback the
+	// kernel charges a sleeping reader's wake-up to the server's write, which a client on
+	// another machine would not cost it; reading in batches keeps that out of the server's
+	// CPU per event. An arrival can be seen up to ReadBatch late, so latencies err high.
+	ReadBatch time.Duration
 
 	// Request-rate mode (RunRate).
 	RatePaths   []string
@@ -265,7 +271,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	usePoll := pollSupported && !t.tls && o.Reader != "goroutines"
 	var poll *poller
 	if usePoll {
-		if poll, err = newPoller(run, streams, 2); err != nil {
+		if poll, err = newPoller(run, streams, 2, o.ReadBatch); err != nil {
 			return nil, err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // pollSupported: on Linux, plain-HTTP streams are read by two epoll loops instead of a
@@ -19,6 +20,7 @@ const pollSupported = true
 // own, so a stream is only ever read by one goroutine.
 type poller struct {
 	run     *streamRun
+	batch   time.Duration // Options.ReadBatch
 	streams []*stream
 	workers []*pollWorker
 	wg      sync.WaitGroup
@@ -29,8 +31,8 @@ type pollWorker struct {
 	epfd int
 }
 
-func newPoller(run *streamRun, streams []*stream, workers int) (*poller, error) {
-	p := &poller{run: run, streams: streams, stop: make(chan struct{})}
+func newPoller(run *streamRun, streams []*stream, workers int, batch time.Duration) (*poller, error) {
+	p := &poller{run: run, streams: streams, batch: batch, stop: make(chan struct{})}
 	for range workers {
 		fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 		if err != nil {
@@ -116,6 +118,9 @@ func (p *poller) loop(w *pollWorker) {
 				continue
 			}
 			p.drain(w, s, buf, ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP) != 0)
+		}
+		if n > 0 && n < len(events) && p.batch > 0 {
+			time.Sleep(p.batch) // let the next events gather (Options.ReadBatch)
 		}
 	}
 }

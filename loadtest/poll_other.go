@@ -2,14 +2,17 @@
 
 package loadtest
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // pollSupported: elsewhere every stream is read by a goroutine of its own.
 const pollSupported = false
 
 type poller struct{}
 
-func newPoller(*streamRun, []*stream, int) (*poller, error) {
+func newPoller(*streamRun, []*stream, int, time.Duration) (*poller, error) {
 	return nil, errors.New("epoll is Linux-only")
 }
 

@@ -39,6 +39,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.IntVar(&o.SetupConcurrency, "setup-concurrency", 8, "sign-in and settings requests at once")
 	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", 30*time.Second, "time allowed to open one stream")
 	fs.IntVar(&o.ReadBuffer, "read-buffer", 4096, "read buffer per stream, in bytes (goroutine reader)")
+	fs.DurationVar(&o.ReadBatch, "read-batch", time.Millisecond, "epoll reader: wait this long after reading what was ready before asking again, so a burst is read in batches (on loopback a sleeping reader's wake-up is charged to the server's write); arrivals are seen up to this late. 0 = wake for every event")
 	fs.StringVar(&o.Reader, "reader", "epoll", "how streams are read: epoll (Linux, plain HTTP; the cheapest) or goroutines (one per stream)")
 	paths := fs.String("rps-paths", "", "request-rate mode: comma-separated paths to GET in turn (e.g. /healthz,/dashboard) instead of streams")
 	fs.IntVar(&o.Concurrency, "concurrency", 32, "rate mode: keep-alive connections (and workers)")
