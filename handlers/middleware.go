@@ -38,8 +38,9 @@ const (
 //     unless it reads one of the routes tokens may read (see bearer.go).
 //  2. withSession: keeps a signed-out visitor's session alive, and a signed-in one's
 //     last-seen time current (a write at most once a minute).
-//  3. withUser: loads the signed-in user; one disabled or deleted meanwhile is signed out
-//     everywhere.
+//  3. withUser: loads the signed-in user (auth.Accounts.Current: this instance's copy of
+//     the row, which every account change drops, so no database read on most requests);
+//     one disabled or deleted meanwhile is signed out everywhere.
 //  4. csrfProtect: checks the token on state changes; issues a signed-out visitor's
 //     session, and so the token, only when a page needs one.
 //
@@ -145,8 +146,10 @@ func (h *Handlers) withSession(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// withUser loads the signed-in user. A user who was disabled or deleted meanwhile has every
-// session and stream ended here, and the request goes on signed out. Store or database
+// withUser loads the signed-in user (auth.Accounts.Current). The session itself was read
+// from its store on this request (rateLimit), so a signed-out or ended session is refused
+// at once whatever the account copy holds. A user who was disabled or deleted meanwhile has
+// every session and stream ended here, and the request goes on signed out. Store or database
 // failures fail closed with 503.
 func (h *Handlers) withUser(c *fiber.Ctx) error {
 	if b := bearerOf(c); b != nil {
@@ -158,7 +161,7 @@ func (h *Handlers) withUser(c *fiber.Ctx) error {
 	}
 	ctx, cancel := timeout(c, 5*time.Second)
 	defer cancel()
-	u, err := h.accounts.ByID(ctx, st.UserID)
+	u, err := h.accounts.Current(ctx, st.UserID)
 	switch {
 	case tickstock.ErrorCode(err) == tickstock.ENOTFOUND || (err == nil && u.Disabled):
 		if _, err := h.sessions.EndUser(ctx, st.UserID, bus.ReasonDisabled); err != nil {
