@@ -63,7 +63,7 @@ func accountOf(c *fiber.Ctx) *db.User {
 // rateLimit counts every request per user (per client IP when signed out) in one-minute
 // windows. Keying by the user's handle, not the session, means logging in again does not
 // reset it. It runs before anything else touches a store: the only read is the session the
-// cookie names, to find the user.
+// cookie names, to find the user, done with the count in one step (auth.PeekCounted).
 func (h *Handlers) rateLimit(c *fiber.Ctx) error {
 	ctx, cancel := timeout(c, 3*time.Second)
 	defer cancel()
@@ -73,34 +73,36 @@ func (h *Handlers) rateLimit(c *fiber.Ctx) error {
 		}
 		return c.Next()
 	}
-	var st *auth.State
-	if id := c.Cookies(auth.CookieName); id != "" {
-		var err error
-		if st, err = h.sessions.Peek(ctx, id); err != nil {
-			return fmt.Errorf("rate limit: %w", err)
-		}
+	// One round trip with Redis: the session's read and the count of its key.
+	st, n, err := h.sessions.PeekCounted(ctx, c.Cookies(auth.CookieName), h.counter, "rl:ip:"+h.clientIP(c), "rl:user:", time.Minute)
+	if err != nil {
+		return fmt.Errorf("rate limit: %w", err)
 	}
 	c.Locals(localPeek, st)
-	key := "rl:ip:" + h.clientIP(c)
 	var e auth.AuditEntry
 	if st.SignedIn() {
-		key = "rl:user:" + st.Handle
 		e.UserID, e.Handle = st.UserID, st.Handle
 	}
-	if err := h.countRequest(ctx, c, key, e); err != nil {
+	if err := h.limit(c, n, e); err != nil {
 		return err
 	}
 	return c.Next()
 }
 
-// countRequest takes one step of key's counter, sets the X-RateLimit headers, and refuses
-// the request once the window's count passes the limit. e names the user the key counts
-// (empty: a client IP), for the auth log.
+// countRequest takes one step of key's counter and applies the limit (see limit).
 func (h *Handlers) countRequest(ctx context.Context, c *fiber.Ctx, key string, e auth.AuditEntry) error {
 	n, reset, err := h.counter.Hit(ctx, key, time.Minute, false)
 	if err != nil {
 		return fmt.Errorf("rate limit: %w", err)
 	}
+	return h.limit(c, auth.Count{Key: key, N: n, Reset: reset}, e)
+}
+
+// limit sets the X-RateLimit headers of a counted request, and refuses it once the
+// window's count passes the limit. e names the user the key counts (empty: a client IP),
+// for the auth log.
+func (h *Handlers) limit(c *fiber.Ctx, cnt auth.Count, e auth.AuditEntry) error {
+	n, reset := cnt.N, cnt.Reset
 	secs := int(time.Until(reset).Round(time.Second).Seconds())
 	if secs < 1 {
 		secs = 1
