@@ -22,7 +22,8 @@ type Count struct {
 // ARGV[2] followed by the record's handle when the record names a signed-in user (uid > 0,
 // a handle and a CSRF token, as decode and SignedIn read it), else under KEYS[2]. It
 // returns the record (false when there is none), the count, the window's time left in
-// milliseconds and the key counted.
+// milliseconds and the key counted. The user's key is not among the declared KEYS, which
+// one Redis server (what rdb.Open connects to) allows and Redis Cluster would not.
 var peekCountScript = redis.NewScript(`
 local rec = redis.call('GET', KEYS[1])
 local key = KEYS[2]
