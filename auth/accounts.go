@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"strings"
 	"unicode/utf8"
@@ -33,16 +34,25 @@ type NewAccount struct {
 }
 
 // Accounts creates, looks up, disables and enables users. It is the only place that writes
-// the users table.
+// the users table, and it announces every change a request's copy of a row could miss
+// (bus.AccountChanged, bus.UserEnded; see Current). A new kind of change to a row (its
+// role, email or name) must announce bus.AccountChanged as Enable does.
 type Accounts struct {
 	pool     *pgxpool.Pool
 	sessions *Sessions
+	cache    *accountCache // nil without sessions: no bus to hear of changes
+	logger   *slog.Logger
 }
 
 // NewAccounts builds the account service over the app's pool. sessions ends a disabled
-// user's sessions; tools that never disable anyone (tickstock user add) may pass nil.
+// user's sessions, and its bus carries account changes to every instance's copy of the
+// rows Current serves; tools that never disable anyone (tickstock user add) may pass nil.
 func NewAccounts(pool *pgxpool.Pool, sessions *Sessions) *Accounts {
-	return &Accounts{pool: pool, sessions: sessions}
+	a := &Accounts{pool: pool, sessions: sessions, logger: slog.Default()}
+	if sessions != nil {
+		a.cache = newAccountCache(sessions.bus, AccountTTL)
+	}
+	return a
 }
 
 // RandomToken returns n random bytes from crypto/rand, base64url-encoded. Handles, session
@@ -122,8 +132,8 @@ func (a *Accounts) Create(ctx context.Context, n NewAccount) (db.User, error) {
 	return u, nil
 }
 
-// ByID reads a user for the request that carries their session. A user who no longer
-// exists is tickstock.ENOTFOUND; an unavailable database tickstock.EUNAVAILABLE.
+// ByID reads a user from the database (requests read through Current instead). A user who
+// no longer exists is tickstock.ENOTFOUND; an unavailable database tickstock.EUNAVAILABLE.
 func (a *Accounts) ByID(ctx context.Context, userID int64) (db.User, error) {
 	var u db.User
 	err := db.ReadUser(ctx, a.pool, userID, func(q *db.Queries) error {
@@ -157,9 +167,15 @@ func (a *Accounts) Disable(ctx context.Context, handle string, hooks ...Hook) (d
 }
 
 // Enable lets a disabled user sign in again. An unknown handle is ENOTFOUND. hooks run in
-// the change's transaction (see Hook).
+// the change's transaction (see Hook). The change is announced (bus.AccountChanged), as
+// every change to an account row must be, so no instance serves the row from before it.
 func (a *Accounts) Enable(ctx context.Context, handle string, hooks ...Hook) (db.User, error) {
-	return a.setDisabled(ctx, handle, false, hooks)
+	u, err := a.setDisabled(ctx, handle, false, hooks)
+	if err != nil {
+		return db.User{}, err
+	}
+	a.announce(ctx, u.ID)
+	return u, nil
 }
 
 func (a *Accounts) setDisabled(ctx context.Context, handle string, disabled bool, hooks []Hook) (db.User, error) {

@@ -25,10 +25,11 @@ func validPassword(password, field string) error {
 }
 
 // confirm checks the password a signed-in user gives for something sensitive (a new
-// password, deleting the account). A wrong one counts toward the same lockout as failed
+// password, deleting the account) against the stored hash, read afresh (the rows Current
+// serves carry none). A wrong one counts toward the same lockout as failed
 // logins for the user's email, so a stolen session cannot be used to guess the password;
 // while the email is locked, even the right password gets *ErrLocked.
-func confirm(ctx context.Context, counter Counter, u db.User, password, field string) error {
+func (a *Accounts) confirm(ctx context.Context, counter Counter, u db.User, password, field string) error {
 	key := lockKey(u.Email)
 	n, reset, err := counter.Peek(ctx, key)
 	if err != nil {
@@ -40,7 +41,11 @@ func confirm(ctx context.Context, counter Counter, u db.User, password, field st
 	if password == "" {
 		return tickstock.FieldError(field, "Enter your current password.")
 	}
-	ok, err := VerifyPassword(ctx, password, u.PasswordHash)
+	stored, err := a.ByID(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	ok, err := VerifyPassword(ctx, password, stored.PasswordHash)
 	if err != nil {
 		return err
 	}
@@ -61,7 +66,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, counter Counter, u db.Use
 	if err := validPassword(next, "new_password"); err != nil {
 		return err
 	}
-	if err := confirm(ctx, counter, u, current, "current_password"); err != nil {
+	if err := a.confirm(ctx, counter, u, current, "current_password"); err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
 	if next == current {
@@ -95,7 +100,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, counter Counter, u db.Use
 // CASCADE on every table that references it), and every session, stream, embed and API
 // token of theirs ends on every instance (bus.UserEnded).
 func (a *Accounts) Delete(ctx context.Context, counter Counter, u db.User, password string) error {
-	if err := confirm(ctx, counter, u, password, "password"); err != nil {
+	if err := a.confirm(ctx, counter, u, password, "password"); err != nil {
 		return fmt.Errorf("delete account: %w", err)
 	}
 	err := db.WithUser(ctx, a.pool, u.ID, func(q *db.Queries) error {

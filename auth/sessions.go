@@ -130,18 +130,24 @@ func (s *Sessions) Peek(ctx context.Context, id string) (*State, error) {
 	if b == nil {
 		return nil, nil
 	}
+	return s.valid(id, b), nil
+}
+
+// valid decodes the stored record b of session id; nil if it cannot be read or has
+// expired.
+func (s *Sessions) valid(id string, b []byte) *State {
 	st := decode(id, b)
 	if st == nil {
-		return nil, nil // written by an older release, or damaged: start afresh
+		return nil // written by an older release, or damaged: start afresh
 	}
 	now := s.now()
 	if st.SignedIn() && !now.Before(st.Expires()) {
-		return nil, nil // the store's expiry is due; do not wait for it
+		return nil // the store's expiry is due; do not wait for it
 	}
 	if !st.SignedIn() && !now.Before(st.seen.Add(AnonIdle)) {
-		return nil, nil
+		return nil
 	}
-	return st, nil
+	return st
 }
 
 // Issue starts a signed-out session under a new id, holding a new CSRF token. The handlers

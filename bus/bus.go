@@ -42,6 +42,13 @@ type SettingsChanged struct {
 	UserID int64 `json:"user_id"`
 }
 
+// AccountChanged says a user's account row changed (enabled again, and any later change
+// to its role, email or name): drop cached copies of it. Disabling and deleting announce
+// UserEnded, which drops them too.
+type AccountChanged struct {
+	UserID int64 `json:"user_id"`
+}
+
 // UniversesChanged says a universe was created or edited: drop cached universes.
 type UniversesChanged struct{}
 
@@ -84,6 +91,9 @@ type Resync struct{}
 
 // Kind implements Message.
 func (SettingsChanged) Kind() string { return "settings_changed" }
+
+// Kind implements Message.
+func (AccountChanged) Kind() string { return "account_changed" }
 
 // Kind implements Message.
 func (UniversesChanged) Kind() string { return "universes_changed" }
@@ -148,6 +158,8 @@ func Decode(b []byte) (Message, error) {
 	switch env.Kind {
 	case SettingsChanged{}.Kind():
 		m, err = decodeAs[SettingsChanged](env.Data)
+	case AccountChanged{}.Kind():
+		m, err = decodeAs[AccountChanged](env.Data)
 	case UniversesChanged{}.Kind():
 		m, err = decodeAs[UniversesChanged](env.Data)
 	case SessionEnded{}.Kind():

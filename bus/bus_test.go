@@ -10,6 +10,7 @@ import (
 // every message type, with values in every field.
 var samples = []Message{
 	SettingsChanged{UserID: 7},
+	AccountChanged{UserID: 8},
 	UniversesChanged{},
 	SessionEnded{SessionID: "sid-1", Reason: ReasonLogout},
 	UserEnded{UserID: 9, Reason: ReasonDisabled},

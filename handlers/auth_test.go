@@ -440,6 +440,10 @@ func TestSignedOutAccess(t *testing.T) {
 	}
 }
 
+// TestDisabledUserIsSignedOut: a user disabled in the database directly, with no word to
+// the app, is signed out on their next request once the instance's copy of their row has
+// expired (auth.AccountTTL); disabling through the app ends it at once (see
+// TestAdminDisablesAndEnablesAUser and TestDisableReachesEveryInstance).
 func TestDisabledUserIsSignedOut(t *testing.T) {
 	app := MustApp(t)
 	u, pw := app.MustUser(t, "gone@example.com", "goneuser")
@@ -452,6 +456,15 @@ func TestDisabledUserIsSignedOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Changed behind the app's back (no announcement on the bus), the row the instance
+	// holds is read again within auth.AccountTTL, and the session then ends.
+	eventually(t, "the disabled user's session refused", func() bool {
+		r := c.get("/dashboard")
+		if r.StatusCode != http.StatusOK && r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("dashboard: %d", r.StatusCode)
+		}
+		return r.StatusCode == http.StatusSeeOther
+	})
 	if r := c.get("/dashboard"); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("a disabled user's session still works: %d", r.StatusCode)
 	}

@@ -100,7 +100,7 @@ func (h *Handlers) rejectToken(c *fiber.Ctx) error {
 // at most once a minute).
 func (h *Handlers) withTokenOwner(c *fiber.Ctx, b *creds.Credential) error {
 	ctx, cancel := timeout(c, 5*time.Second)
-	u, err := h.accounts.ByID(ctx, b.UserID)
+	u, err := h.accounts.Current(ctx, b.UserID)
 	switch {
 	case tickstock.ErrorCode(err) == tickstock.ENOTFOUND || (err == nil && u.Disabled):
 		cancel()

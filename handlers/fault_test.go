@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/db"
 	"github.com/tickstock/tickstock/internal/faultproxy"
 	"github.com/tickstock/tickstock/internal/testenv"
@@ -186,7 +187,8 @@ func waitReady(t *testing.T, app *testApp, want int) {
 }
 
 // TestDatabaseAwayFailsClosed: with PostgreSQL gone (every established connection dropped
-// and new ones refused), every signed-in route, login, register and logout answers 503,
+// and new ones refused), every signed-in route (once the account rows read before are
+// auth.AccountTTL old), login, register and logout answers 503,
 // never 500, /readyz says so, and all of it works again once the database is back, without
 // restarting the app.
 func TestDatabaseAwayFailsClosed(t *testing.T) {
@@ -203,6 +205,9 @@ func TestDatabaseAwayFailsClosed(t *testing.T) {
 	checkAll(t, f, false)
 	p.Down()
 	waitReady(t, app, http.StatusServiceUnavailable)
+	// The account rows an instance read before the outage serve requests for at most
+	// auth.AccountTTL; after that, a signed-in request needs the database again.
+	time.Sleep(auth.AccountTTL)
 	f.fresh(app)
 	checkAll(t, f, true)
 	// Twice: the pool's connections are all dead or refused by now, not only the first.
@@ -271,6 +276,7 @@ func TestStalledDatabaseAnswersInTime(t *testing.T) {
 	f.user.get("/dashboard") // the user's settings are cached now
 
 	p.Stall(true)
+	time.Sleep(auth.AccountTTL) // and the copy of their account row has expired (see TestDatabaseAwayFailsClosed)
 	// Each route on its own browser, all at once: a stall must not make them queue.
 	var wg sync.WaitGroup
 	type result struct {

@@ -38,8 +38,9 @@ const (
 //     unless it reads one of the routes tokens may read (see bearer.go).
 //  2. withSession: keeps a signed-out visitor's session alive, and a signed-in one's
 //     last-seen time current (a write at most once a minute).
-//  3. withUser: loads the signed-in user; one disabled or deleted meanwhile is signed out
-//     everywhere.
+//  3. withUser: loads the signed-in user (auth.Accounts.Current: this instance's copy of
+//     the row, which every account change drops, so no database read on most requests);
+//     one disabled or deleted meanwhile is signed out everywhere.
 //  4. csrfProtect: checks the token on state changes; issues a signed-out visitor's
 //     session, and so the token, only when a page needs one.
 //
@@ -62,7 +63,7 @@ func accountOf(c *fiber.Ctx) *db.User {
 // rateLimit counts every request per user (per client IP when signed out) in one-minute
 // windows. Keying by the user's handle, not the session, means logging in again does not
 // reset it. It runs before anything else touches a store: the only read is the session the
-// cookie names, to find the user.
+// cookie names, to find the user, done with the count in one step (auth.PeekCounted).
 func (h *Handlers) rateLimit(c *fiber.Ctx) error {
 	ctx, cancel := timeout(c, 3*time.Second)
 	defer cancel()
@@ -72,38 +73,39 @@ func (h *Handlers) rateLimit(c *fiber.Ctx) error {
 		}
 		return c.Next()
 	}
-	var st *auth.State
-	if id := c.Cookies(auth.CookieName); id != "" {
-		// Fiber's strings point into the request's buffer, which is reused once the
-		// request is answered; the id outlives it (a stream's session, the memory
-		// store's key), so it gets bytes of its own.
-		id = strings.Clone(id)
-		var err error
-		if st, err = h.sessions.Peek(ctx, id); err != nil {
-			return fmt.Errorf("rate limit: %w", err)
-		}
+	// One round trip with Redis: the session's read and the count of its key. Fiber's
+	// strings point into the request's buffer, which is reused once the request is
+	// answered; the id outlives it (a stream's session, the memory store's key), so it
+	// gets bytes of its own.
+	st, n, err := h.sessions.PeekCounted(ctx, strings.Clone(c.Cookies(auth.CookieName)), h.counter, "rl:ip:"+h.clientIP(c), "rl:user:", time.Minute)
+	if err != nil {
+		return fmt.Errorf("rate limit: %w", err)
 	}
 	c.Locals(localPeek, st)
-	key := "rl:ip:" + h.clientIP(c)
 	var e auth.AuditEntry
 	if st.SignedIn() {
-		key = "rl:user:" + st.Handle
 		e.UserID, e.Handle = st.UserID, st.Handle
 	}
-	if err := h.countRequest(ctx, c, key, e); err != nil {
+	if err := h.limit(c, n, e); err != nil {
 		return err
 	}
 	return c.Next()
 }
 
-// countRequest takes one step of key's counter, sets the X-RateLimit headers, and refuses
-// the request once the window's count passes the limit. e names the user the key counts
-// (empty: a client IP), for the auth log.
+// countRequest takes one step of key's counter and applies the limit (see limit).
 func (h *Handlers) countRequest(ctx context.Context, c *fiber.Ctx, key string, e auth.AuditEntry) error {
 	n, reset, err := h.counter.Hit(ctx, key, time.Minute, false)
 	if err != nil {
 		return fmt.Errorf("rate limit: %w", err)
 	}
+	return h.limit(c, auth.Count{Key: key, N: n, Reset: reset}, e)
+}
+
+// limit sets the X-RateLimit headers of a counted request, and refuses it once the
+// window's count passes the limit. e names the user the key counts (empty: a client IP),
+// for the auth log.
+func (h *Handlers) limit(c *fiber.Ctx, cnt auth.Count, e auth.AuditEntry) error {
+	n, reset := cnt.N, cnt.Reset
 	secs := int(time.Until(reset).Round(time.Second).Seconds())
 	if secs < 1 {
 		secs = 1
@@ -149,8 +151,10 @@ func (h *Handlers) withSession(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// withUser loads the signed-in user. A user who was disabled or deleted meanwhile has every
-// session and stream ended here, and the request goes on signed out. Store or database
+// withUser loads the signed-in user (auth.Accounts.Current). The session itself was read
+// from its store on this request (rateLimit), so a signed-out or ended session is refused
+// at once whatever the account copy holds. A user who was disabled or deleted meanwhile has
+// every session and stream ended here, and the request goes on signed out. Store or database
 // failures fail closed with 503.
 func (h *Handlers) withUser(c *fiber.Ctx) error {
 	if b := bearerOf(c); b != nil {
@@ -162,7 +166,7 @@ func (h *Handlers) withUser(c *fiber.Ctx) error {
 	}
 	ctx, cancel := timeout(c, 5*time.Second)
 	defer cancel()
-	u, err := h.accounts.ByID(ctx, st.UserID)
+	u, err := h.accounts.Current(ctx, st.UserID)
 	switch {
 	case tickstock.ErrorCode(err) == tickstock.ENOTFOUND || (err == nil && u.Disabled):
 		if _, err := h.sessions.EndUser(ctx, st.UserID, bus.ReasonDisabled); err != nil {

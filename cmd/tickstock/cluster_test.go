@@ -177,8 +177,9 @@ func TestClusterSessionsAndSettingsAcrossInstances(t *testing.T) {
 		t.Fatalf("a stream on B after logout on A: %d", x.status)
 	}
 
-	// The account is disabled behind the app's back; its next request, on A, signs it out
-	// everywhere: B's stream ends too.
+	// The account is disabled behind the app's back; its first request on A once A's copy
+	// of the account row has expired (auth.AccountTTL) signs it out everywhere: B's stream
+	// ends too.
 	u.login(t, a.URL)
 	s = u.stream(t, b.URL, "/stream?format=json", "")
 	nextEmission(t, s, 10*time.Second)
@@ -191,7 +192,9 @@ func TestClusterSessionsAndSettingsAcrossInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	start = time.Now()
-	u.do(t, "GET", a.URL+"/dashboard", nil, "")
+	waitUntil(t, 5*time.Second, "A to refuse the disabled user", func() bool {
+		return u.do(t, "GET", a.URL+"/dashboard", nil, "").StatusCode == http.StatusSeeOther
+	})
 	t.Logf("disabling (noticed on A) ended the stream on B in %s", endsWithLogout(t, s, "disabled", start).Round(time.Millisecond))
 }
 
