@@ -322,6 +322,8 @@ func (e *Engine) ProcessBatch(ticks []Tick, out []Event) []Event {
 				r, m := h.ring, uint32(len(h.ring)-1)
 				sink += uint32(r[h.n&m].t + r[h.idx[bW]&m].t + r[h.idx[bShort]&m].t +
 					r[h.idx[bSpan]&m].t + r[h.idx[bMedium]&m].t + r[h.idx[bLong]&m].t)
+				sink += uint32(r[(h.n-1)&m].t + r[(h.idx[bW]+1)&m].t + r[(h.idx[bShort]+1)&m].t +
+					r[(h.idx[bSpan]+1)&m].t + r[(h.idx[bMedium]+1)&m].t + r[(h.idx[bLong]+1)&m].t)
 				if g[k].Time.UnixMilli()-h.start >= int64(h.nextPt) {
 					sink += uint32(len(e.hist[id].pts)) // the tick closes a price bucket
 				}
