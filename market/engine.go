@@ -99,7 +99,8 @@ type symHot struct {
 	trStr     Strength  // current trend strength
 	sign      Direction // sign of the latest score, 0 when none or not ready
 	coarse    bool      // the ring holds coarsened entries this session: cold.cum is kept
-	_         [12]byte
+	signSince int32     // when the score took its current sign (hot: it changes often)
+	_         [8]byte
 }
 
 // symCold is per-symbol state needed only for events, session starts, coarsening and reads.
@@ -108,7 +109,6 @@ type symCold struct {
 	firstPrice          float64
 	repHigh, repLow     float64 // reported_high, reported_low
 	highCount, lowCount int32
-	signSince           int32     // when the score took its current sign
 	lastHLKind          EventKind // the session's last high or low event, for reversals
 	// cum[pos&mask] is the session tick count through the entry at pos, kept while
 	// symHot.coarse (entries then hold more than one tick).
@@ -469,8 +469,9 @@ func (e *Engine) startSession(id SymbolID, ms int64, p float64, vol int64) {
 		lastHL:    neverOff,
 		lastTrend: neverOff,
 		lastSurge: [2]int32{neverOff, neverOff},
+		signSince: neverOff,
 	}
-	*c = symCold{name: c.name, firstPrice: p, repHigh: p, repLow: p, signSince: neverOff, cum: c.cum}
+	*c = symCold{name: c.name, firstPrice: p, repHigh: p, repLow: p, cum: c.cum}
 	h.nextPt = e.hist[id].reset(ms)
 	e.push(id, h, 0, p)
 }
@@ -701,7 +702,7 @@ func (e *Engine) trend(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 	dir := signOf(score)
 	if dir != h.sign {
 		h.sign = dir
-		e.cold[id].signSince = off
+		h.signSince = off
 	}
 	str := TrendStrength(score)
 	if str == StrengthNone {
@@ -721,7 +722,7 @@ func (e *Engine) trend(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 			Short:      round4(sS),
 			Medium:     round4(sM),
 			Long:       round4(sL),
-			AgeSeconds: int64(off-c.signSince) / 1000,
+			AgeSeconds: int64(off-h.signSince) / 1000,
 			Phase:      e.phaseAt(ms),
 		}})
 	}
