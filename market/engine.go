@@ -42,19 +42,19 @@ const (
 )
 
 // Window boundary slots in symHot.idx; each idx is the ring position of the first entry
-// newer than its boundary.
+// newer than its boundary. The start of the surge span (now - 330 s, clamped at the
+// session start) is not kept: a surge needs it only when the price has moved enough, so
+// spanFrom finds it then, sparing every tick a boundary's cache lines.
 const (
 	bW      = iota // now - 30 s (surge W)
 	bShort         // now - 180 s
-	bSpan          // max(now - 330 s, session start): start of the surge span
 	bMedium        // now - 360 s
 	bLong          // now - 600 s
 	nBounds
 )
 
-// boundLag is each boundary's distance behind now, in ms (bSpan is also clamped at the
-// session start).
-var boundLag = [nBounds]int32{surgeWindowMs, trendShortMs, surgeWindowMs + surgeSpanMaxMs, trendMediumMs, trendLongMs}
+// boundLag is each boundary's distance behind now, in ms.
+var boundLag = [nBounds]int32{surgeWindowMs, trendShortMs, trendMediumMs, trendLongMs}
 
 // sample is one entry of a symbol's window ring: normally one tick, or after coarsening
 // every tick of one second (see Engine). t is the (last) tick's time in ms since the
@@ -99,7 +99,8 @@ type symHot struct {
 	trStr     Strength  // current trend strength
 	sign      Direction // sign of the latest score, 0 when none or not ready
 	coarse    bool      // the ring holds coarsened entries this session: cold.cum is kept
-	_         [4]byte
+	signSince int32     // when the score took its current sign (hot: it changes often)
+	_         [8]byte
 }
 
 // symCold is per-symbol state needed only for events, session starts, coarsening and reads.
@@ -108,7 +109,6 @@ type symCold struct {
 	firstPrice          float64
 	repHigh, repLow     float64 // reported_high, reported_low
 	highCount, lowCount int32
-	signSince           int32     // when the score took its current sign
 	lastHLKind          EventKind // the session's last high or low event, for reversals
 	// cum[pos&mask] is the session tick count through the entry at pos, kept while
 	// symHot.coarse (entries then hold more than one tick).
@@ -178,6 +178,7 @@ type Engine struct {
 	nextMin int64 // Unix ms at which the next checkpoint is due
 
 	ticks, rejected, coarse uint64
+	coarseAt                uint64   // e.ticks when a tick was last counted in coarse
 	coarseSym               SymbolID // the last symbol whose ring was coarsened, -1 if none
 	coarsenings             uint64
 	sink                    uint32 // keeps ProcessBatch's touching loads alive
@@ -289,54 +290,87 @@ func (e *Engine) Process(t Tick, out []Event) []Event {
 	return e.process(id, t, out)
 }
 
-// batchGroup is how many ticks ProcessBatch prepares at once: enough cache misses in
-// flight to hide memory latency, few enough that their lines stay in L1/L2.
-const batchGroup = 16
+// batchGroup is how many ticks each stage of ProcessBatch's pipeline works on. With three
+// groups in flight (about 10 lines a tick), 8 keeps the touched lines in L1 until they are
+// used; 16 and 32 measured slower, 4 too few misses in flight.
+const batchGroup = 8
 
 // ProcessBatch is Process for each tick in order, with the same results, but faster when
-// ticks spread over many symbols: for each group of 16 ticks it first looks up the
-// symbols and touches their state and window lines, so those cache misses overlap instead
-// of being met one after another. Runner uses it.
+// ticks spread over many symbols. It works on groups of batchGroup ticks as a three-stage
+// pipeline: while it processes one group, it touches the window ring lines of the next
+// group (whose symbol state it touched one group earlier) and looks up the symbols of the
+// group after that and touches their state. The touches are plain loads whose values are
+// discarded; they make each level of cache misses (symbol state, then ring entries) meet
+// in flight with the others instead of being met one after another. Runner uses it.
 func (e *Engine) ProcessBatch(ticks []Tick, out []Event) []Event {
-	var ids [batchGroup]SymbolID
-	for len(ticks) > 0 {
-		g := ticks[:min(len(ticks), batchGroup)]
-		ticks = ticks[len(g):]
-		for k := range g {
-			id, ok := e.tab.get(g[k].Symbol)
-			if !ok {
-				id = -1
-			}
-			ids[k] = id
+	var ids [3][batchGroup]SymbolID
+	groups := (len(ticks) + batchGroup - 1) / batchGroup
+	group := func(g int) []Tick { return ticks[g*batchGroup : min((g+1)*batchGroup, len(ticks))] }
+	var sink uint32
+	for g := -2; g < groups; g++ {
+		if g+2 < groups {
+			sink += e.touchState(group(g+2), &ids[(g+2)%3])
 		}
-		var sink uint32
-		for k := range g {
-			if id := ids[k]; id >= 0 {
-				h := &e.hot[id]
-				sink += h.n + uint32(len(h.ring))
-			}
+		if g+1 >= 0 && g+1 < groups {
+			sink += e.touchRing(group(g+1), &ids[(g+1)%3])
 		}
-		for k := range g {
-			if id := ids[k]; id >= 0 {
-				h := &e.hot[id]
-				r, m := h.ring, uint32(len(h.ring)-1)
-				sink += uint32(r[h.n&m].t + r[h.idx[bW]&m].t + r[h.idx[bShort]&m].t +
-					r[h.idx[bSpan]&m].t + r[h.idx[bMedium]&m].t + r[h.idx[bLong]&m].t)
-				if g[k].Time.UnixMilli()-h.start >= int64(h.nextPt) {
-					sink += uint32(len(e.hist[id].pts)) // the tick closes a price bucket
-				}
-			}
+		if g < 0 {
+			continue
 		}
-		e.sink += sink
-		for k := range g {
-			if ids[k] >= 0 {
-				out = e.process(ids[k], g[k], out)
+		gr, gi := group(g), &ids[g%3]
+		for k := range gr {
+			if gi[k] >= 0 {
+				out = e.process(gi[k], gr[k], out)
 			} else {
-				out = e.Process(g[k], out)
+				out = e.Process(gr[k], out) // registers the symbol if new
 			}
 		}
 	}
+	e.sink += sink
 	return out
+}
+
+// touchState looks up the symbols of ticks into ids (-1 when unknown) and loads both
+// cache lines of each one's state.
+func (e *Engine) touchState(ticks []Tick, ids *[batchGroup]SymbolID) uint32 {
+	var sink uint32
+	for k := range ticks {
+		id, ok := e.tab.get(ticks[k].Symbol)
+		if !ok {
+			ids[k] = -1
+			continue
+		}
+		ids[k] = id
+		h := &e.hot[id]
+		sink += h.n + uint32(len(h.ring))
+	}
+	return sink
+}
+
+// touchRing loads the ring lines that processing ticks will read: the head and, at each
+// window boundary, the entry there and the next one (which seek reads when the boundary
+// moves); and the symbol's history header when the tick closes a price bucket.
+func (e *Engine) touchRing(ticks []Tick, ids *[batchGroup]SymbolID) uint32 {
+	var sink uint32
+	for k := range ticks {
+		id := ids[k]
+		if id < 0 {
+			continue
+		}
+		h := &e.hot[id]
+		r, m := h.ring, uint32(len(h.ring)-1)
+		sink += uint32(r[h.n&m].t + r[h.idx[bW]&m].t + r[h.idx[bShort]&m].t +
+			r[h.idx[bMedium]&m].t + r[h.idx[bLong]&m].t)
+		sink += uint32(r[(h.n-1)&m].t + r[(h.idx[bW]+1)&m].t + r[(h.idx[bShort]+1)&m].t +
+			r[(h.idx[bMedium]+1)&m].t + r[(h.idx[bLong]+1)&m].t)
+		if ticks[k].Time.UnixMilli()-h.start >= int64(h.nextPt) {
+			// The tick closes a price bucket: its close is appended after the last point.
+			if pts := e.hist[id].pts; len(pts) > 0 {
+				sink += uint32(pts[len(pts)-1].off)
+			}
+		}
+	}
+	return sink
 }
 
 func (e *Engine) process(id SymbolID, t Tick, out []Event) []Event {
@@ -439,8 +473,9 @@ func (e *Engine) startSession(id SymbolID, ms int64, p float64, vol int64) {
 		lastHL:    neverOff,
 		lastTrend: neverOff,
 		lastSurge: [2]int32{neverOff, neverOff},
+		signSince: neverOff,
 	}
-	*c = symCold{name: c.name, firstPrice: p, repHigh: p, repLow: p, signSince: neverOff, cum: c.cum}
+	*c = symCold{name: c.name, firstPrice: p, repHigh: p, repLow: p, cum: c.cum}
 	h.nextPt = e.hist[id].reset(ms)
 	e.push(id, h, 0, p)
 }
@@ -557,7 +592,7 @@ func (e *Engine) coarsen(id SymbolID, h *symHot, tail uint32) {
 
 // isBoundary reports whether ring position i is where a window boundary stands.
 func (h *symHot) isBoundary(i uint32) bool {
-	return i == h.idx[0] || i == h.idx[1] || i == h.idx[2] || i == h.idx[3] || i == h.idx[4]
+	return i == h.idx[0] || i == h.idx[1] || i == h.idx[2] || i == h.idx[3]
 }
 
 // checkCoarse counts the tick in Coarse when a window boundary falls inside a coarsened
@@ -573,9 +608,18 @@ func (e *Engine) checkCoarse(id SymbolID, h *symHot, off int32) {
 			continue
 		}
 		if c.cum[i&mask]-c.cum[(i-1)&mask] > 1 && h.ring[i&mask].t/1000 == bound/1000 {
-			e.coarse++
+			e.countCoarse()
 			return
 		}
+	}
+}
+
+// countCoarse counts the current tick in Coarse, once however many of its boundaries fell
+// in merged seconds.
+func (e *Engine) countCoarse() {
+	if e.coarseAt != e.ticks {
+		e.coarseAt = e.ticks
+		e.coarse++
 	}
 }
 
@@ -587,7 +631,6 @@ func (h *symHot) advance(off int32, first *[nBounds]int32) {
 	n := h.n
 	h.idx[bW] = seek(r, mask, h.idx[bW], n, off-surgeWindowMs, first[bW])
 	h.idx[bShort] = seek(r, mask, h.idx[bShort], n, off-trendShortMs, first[bShort])
-	h.idx[bSpan] = seek(r, mask, h.idx[bSpan], n, max(off-surgeWindowMs-surgeSpanMaxMs, 0), first[bSpan])
 	h.idx[bMedium] = seek(r, mask, h.idx[bMedium], n, off-trendMediumMs, first[bMedium])
 	h.idx[bLong] = seek(r, mask, h.idx[bLong], n, off-trendLongMs, first[bLong])
 }
@@ -663,7 +706,7 @@ func (e *Engine) trend(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 	dir := signOf(score)
 	if dir != h.sign {
 		h.sign = dir
-		e.cold[id].signSince = off
+		h.signSince = off
 	}
 	str := TrendStrength(score)
 	if str == StrengthNone {
@@ -683,12 +726,43 @@ func (e *Engine) trend(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 			Short:      round4(sS),
 			Medium:     round4(sM),
 			Long:       round4(sL),
-			AgeSeconds: int64(off-c.signSince) / 1000,
+			AgeSeconds: int64(off-h.signSince) / 1000,
 			Phase:      e.phaseAt(ms),
 		}})
 	}
 	h.trDir, h.trStr = dir, str
 	return out
+}
+
+// spanFrom is the session's cumulative volume (mod 2^32) just before the surge span of a
+// tick at off (now - W - L, with L clamped at the session start): that of the last stored
+// entry at or before max(off - 330 s, 0), or 0 when there is none. The span starts between
+// the medium and W boundaries (off - 360 s <= it <= off - 30 s, since a surge needs
+// off >= 90 s), so it is a binary search of that stretch of the ring. When coarsening has
+// merged the second holding the span's start, that second counts as inside the span, as
+// for the kept boundaries, and the tick is counted in Coarse.
+func (e *Engine) spanFrom(id SymbolID, h *symHot, off int32) uint32 {
+	bound := max(off-surgeWindowMs-surgeSpanMaxMs, 0)
+	r, mask := h.ring, uint32(len(h.ring)-1)
+	lo, hi := h.idx[bMedium], h.idx[bW]
+	for lo < hi { // the first position with t > bound
+		mid := lo + (hi-lo)/2
+		if r[mid&mask].t <= bound {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return 0
+	}
+	if h.coarse && lo != h.n && bound > 0 {
+		c := &e.cold[id]
+		if c.cum[lo&mask]-c.cum[(lo-1)&mask] > 1 && r[lo&mask].t/1000 == bound/1000 {
+			e.countCoarse()
+		}
+	}
+	return r[(lo-1)&mask].cv
 }
 
 // signOf is Up for x > 0, Down for x < 0 and 0 otherwise, without branches.
@@ -742,10 +816,7 @@ func (e *Engine) surge(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 		return out
 	}
 	span = min(span, surgeSpanMaxMs)
-	var spanFrom uint32
-	if iSpan := h.idx[bSpan]; iSpan > 0 {
-		spanFrom = h.ring[(iSpan-1)&mask].cv
-	}
+	spanFrom := e.spanFrom(id, h, off)
 	volW, volSpan := uint32(h.sessVol)-before.cv, before.cv-spanFrom
 	mult := surgeZeroMean
 	if mean := float64(volSpan) * surgeWindowMs / float64(span); mean != 0 {

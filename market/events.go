@@ -392,18 +392,13 @@ func Gate(p float64) float64 {
 // SurgeThreshold is the surge price threshold thr at price p, as a fraction (0.016 = 1.6 %),
 // by the SPEC's price bands.
 func SurgeThreshold(p float64) float64 {
-	switch {
-	case p < 10:
-		return 0.032
-	case p < 50:
-		return 0.020
-	case p < 200:
-		return 0.016
-	case p < 500:
-		return 0.012
-	}
-	return 0.008
+	// Counting the bands p is not below, without branches: ticks of symbols at every price
+	// interleave, so a switch here mispredicted on most ticks. NaN lands in the last band, as
+	// a switch of "p < bound" cases would put it.
+	return surgeThresholds[b2i(!(p < 10))+b2i(!(p < 50))+b2i(!(p < 200))+b2i(!(p < 500))]
 }
+
+var surgeThresholds = [5]float64{0.032, 0.020, 0.016, 0.012, 0.008}
 
 // Price ranges used by the surge price_ranges filter (SPEC section 5).
 const (

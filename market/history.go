@@ -98,6 +98,13 @@ func (s *symHist) add(start int64, pt point, end int32) {
 			return
 		}
 	}
+	if len(s.pts) == cap(s.pts) {
+		// Doubling up to the bound: append's gentler growth past 256 points would copy
+		// each point about four times over a session instead of once.
+		pts := make([]point, len(s.pts), min(max(2*cap(s.pts), 16), MaxPricePoints))
+		copy(pts, s.pts)
+		s.pts = pts
+	}
 	s.pts = append(s.pts, pt)
 	s.lastEnd = end
 }
