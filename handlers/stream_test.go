@@ -298,6 +298,10 @@ func TestStreamTabsGetSameData(t *testing.T) {
 	}
 }
 
+// TestStreamEndsWithSession: logout ends the session's streams. The stream's request was
+// answered when the stream started, and fasthttp reuses that request's buffers for the
+// next requests, so other requests go through them first: nothing the stream keeps (its
+// session id, in the hub and the session store) may point into them.
 func TestStreamEndsWithSession(t *testing.T) {
 	app := MustApp(t)
 	_, pw := app.MustUser(t, "bye@example.com", "byebye")
@@ -305,6 +309,20 @@ func TestStreamEndsWithSession(t *testing.T) {
 	c.login("bye@example.com", pw)
 	s, _ := c.openStream("/stream")
 	waitConns(t, app, 1)
+
+	other := app.NewClient(t)
+	fake := strings.Repeat("x", len(c.cookie(auth.CookieName).Value))
+	for range 64 {
+		if r := other.get("/healthz", "Cookie", auth.CookieName+"="+fake); r.StatusCode != http.StatusOK {
+			t.Fatalf("healthz: %d", r.StatusCode)
+		}
+	}
+	if ids := app.deps.Hub.SessionIDs(); len(ids) != 1 || ids[0] != c.cookie(auth.CookieName).Value {
+		t.Fatalf("the hub holds the stream under session %q, want %q", ids, c.cookie(auth.CookieName).Value)
+	}
+	if r := c.get("/api/user-filters"); r.StatusCode != http.StatusOK {
+		t.Fatalf("the stream's session was lost: %d", r.StatusCode)
+	}
 
 	start := time.Now()
 	if r := c.postForm("/auth/logout", map[string][]string{}); r.StatusCode != http.StatusSeeOther {
@@ -763,40 +781,5 @@ func TestResyncRetriesWhileTheStoreRefuses(t *testing.T) {
 	if ev := s.next(t, 10*time.Second, "logout"); ev.Data != bus.ReasonExpired {
 		t.Fatalf("logout reason %q", ev.Data)
 	}
-	waitConns(t, app, 0)
-}
-
-// TestStreamOutlivesItsRequestsBuffers: a stream's request is answered when the stream
-// starts, and fasthttp reuses that request's buffers for the next requests. Nothing the
-// stream keeps (its session id, in the hub and the session store) may point into them, or
-// other users' requests would rewrite it: then logout would not find the stream, and the
-// session could be lost.
-func TestStreamOutlivesItsRequestsBuffers(t *testing.T) {
-	app := MustApp(t)
-	_, pw := app.MustUser(t, "kept@example.com", "keeper")
-	c := app.NewClient(t)
-	c.login("kept@example.com", pw)
-	s, _ := c.openStream("/stream")
-	waitConns(t, app, 1)
-
-	// Other requests, each with a session cookie of the same length but other bytes, go
-	// through the buffers the stream's request had.
-	other := app.NewClient(t)
-	fake := strings.Repeat("x", len(c.cookie(auth.CookieName).Value))
-	for range 64 {
-		if r := other.get("/healthz", "Cookie", auth.CookieName+"="+fake); r.StatusCode != http.StatusOK {
-			t.Fatalf("healthz: %d", r.StatusCode)
-		}
-	}
-	if ids := app.deps.Hub.SessionIDs(); len(ids) != 1 || ids[0] != c.cookie(auth.CookieName).Value {
-		t.Fatalf("the hub holds the stream under session %q, want %q", ids, c.cookie(auth.CookieName).Value)
-	}
-	if r := c.get("/api/user-filters"); r.StatusCode != http.StatusOK {
-		t.Fatalf("the stream's session was lost: %d", r.StatusCode)
-	}
-	if r := c.postForm("/auth/logout", map[string][]string{}); r.StatusCode != http.StatusSeeOther {
-		t.Fatalf("logout: %d", r.StatusCode)
-	}
-	s.next(t, 5*time.Second, "logout")
 	waitConns(t, app, 0)
 }

@@ -56,11 +56,14 @@ func (c *Conn) writeDirect(m *Message, scratch *[]byte) error {
 	if d.raw == nil || !d.idle || d.queued.Load() > 0 {
 		return errNotIdle
 	}
-	buf := (*scratch)[:0]
-	for _, f := range m.Frames {
-		buf = append(buf, f.Data...)
+	buf := m.Frames[0].Data // one frame (a JSON emission) goes out as is, read-only
+	if len(m.Frames) > 1 {
+		buf = (*scratch)[:0]
+		for _, f := range m.Frames {
+			buf = append(buf, f.Data...)
+		}
+		*scratch = buf
 	}
-	*scratch = buf
 	n := 0
 	_ = d.raw.Write(func(fd uintptr) bool {
 		for n < len(buf) {
