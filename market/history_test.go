@@ -206,20 +206,27 @@ func TestSymbolHistoryResetsWithTheSession(t *testing.T) {
 
 func TestProcessAllocsWithHistory(t *testing.T) {
 	// Once a symbol's history is full (after a long session, as on a long-running server),
-	// Process allocates nothing, bucket closes and halvings included.
-	e := NewEngine([]string{"W"})
+	// Process allocates nothing, bucket closes and halvings included. MemStats counts every
+	// goroutine's allocations, and goroutines left by earlier tests (a closing test server)
+	// can allocate during the measurement, so the same hour is measured on three fresh
+	// engines and the fewest allocations count: an allocation of Process's own shows in all.
 	ticks := walk(t0.Add(-4*time.Hour), time.Second, 5*3600)
-	for _, tk := range ticks[:4*3600] {
-		e.Process(tk, nil)
+	fewest := uint64(math.MaxUint64)
+	for range 3 {
+		e := NewEngine([]string{"W"})
+		for _, tk := range ticks[:4*3600] {
+			e.Process(tk, nil)
+		}
+		out := make([]Event, 0, 16)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for _, tk := range ticks[4*3600:] {
+			out = e.Process(tk, out[:0])
+		}
+		runtime.ReadMemStats(&after)
+		fewest = min(fewest, after.Mallocs-before.Mallocs)
 	}
-	out := make([]Event, 0, 16)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for _, tk := range ticks[4*3600:] {
-		out = e.Process(tk, out[:0])
-	}
-	runtime.ReadMemStats(&after)
-	if n := after.Mallocs - before.Mallocs; n != 0 {
-		t.Fatalf("%d allocations in %d ticks", n, 3600)
+	if fewest != 0 {
+		t.Fatalf("%d allocations in %d ticks, in each of three runs", fewest, 3600)
 	}
 }
