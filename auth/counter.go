@@ -89,12 +89,35 @@ func (m *MemoryCounter) Reset(_ context.Context, key string) error {
 // RedisCounter is the shared Counter used with REDIS_URL.
 type RedisCounter struct {
 	rdb    redis.UniversalClient
+	batch  *rdb.Batcher // every request's count (and session read) goes through it
 	prefix string
 }
 
 // NewRedisCounter counts under keys that start with prefix.
-func NewRedisCounter(rdb redis.UniversalClient, prefix string) *RedisCounter {
-	return &RedisCounter{rdb: rdb, prefix: prefix}
+func NewRedisCounter(c redis.UniversalClient, prefix string) *RedisCounter {
+	return &RedisCounter{rdb: c, batch: rdb.NewBatcher(c, 3*time.Second), prefix: prefix}
+}
+
+// runScript runs script through the batcher, loading it first if Redis does not know it
+// (after a restart or SCRIPT FLUSH), as redis.Script.Run does.
+func (r *RedisCounter) runScript(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
+	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
+	cmdArgs = append(cmdArgs, "evalsha", script.Hash(), len(keys))
+	for _, k := range keys {
+		cmdArgs = append(cmdArgs, k)
+	}
+	cmd := redis.NewCmd(ctx, append(cmdArgs, args...)...)
+	err := r.batch.Do(ctx, cmd)
+	switch {
+	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		// The batch may still set cmd's result: answer with a command of our own.
+		gone := redis.NewCmd(ctx)
+		gone.SetErr(err)
+		return gone
+	case redis.HasErrorPrefix(err, "NOSCRIPT"):
+		return script.Run(ctx, r.rdb, keys, args...)
+	}
+	return cmd
 }
 
 // hitScript increments and starts the window on the first hit, in one atomic step.
@@ -112,7 +135,7 @@ func (r *RedisCounter) Hit(ctx context.Context, key string, window time.Duration
 	if sliding {
 		slide = "1"
 	}
-	res, err := hitScript.Run(ctx, r.rdb, []string{r.prefix + key}, window.Milliseconds(), slide).Int64Slice()
+	res, err := r.runScript(ctx, hitScript, []string{r.prefix + key}, window.Milliseconds(), slide).Int64Slice()
 	if err != nil {
 		return 0, time.Time{}, rdb.Err("count "+key+" in redis", err)
 	}

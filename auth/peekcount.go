@@ -60,7 +60,7 @@ func (s *Sessions) PeekCounted(ctx context.Context, id string, counter Counter, 
 		}
 		return s.count(ctx, st, counter, anonKey, userKeyPrefix, window)
 	}
-	res, err := peekCountScript.Run(ctx, rc.rdb, []string{ps.prefix + id, rc.prefix + anonKey},
+	res, err := rc.runScript(ctx, peekCountScript, []string{ps.prefix + id, rc.prefix + anonKey},
 		window.Milliseconds(), rc.prefix+userKeyPrefix).Slice()
 	if err != nil {
 		return nil, Count{}, rdb.Err("read session and count request", err) // never name the key: it holds a session id
