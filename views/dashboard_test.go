@@ -212,3 +212,27 @@ func TestLayoutAccessibility(t *testing.T) {
 		t.Fatal("inline script or style: the CSP forbids them")
 	}
 }
+
+// TestPanelFromItsFrame checks that a panel made of its pre-rendered frame is the panel
+// rendered whole, for pages and embeds, and that its empty hint is still escaped.
+func TestPanelFromItsFrame(t *testing.T) {
+	const hint = `No <b>"new"</b> highs & lows yet`
+	for _, pd := range livePanels {
+		for _, embed := range []bool{false, true} {
+			var whole, framed bytes.Buffer
+			ctx := templ.WithChildren(context.Background(), emptyHint(pd.id, hint, false))
+			if err := panelFrame(pd, embed).Render(ctx, &whole); err != nil {
+				t.Fatal(err)
+			}
+			if err := panel(pd, hint, embed).Render(context.Background(), &framed); err != nil {
+				t.Fatal(err)
+			}
+			if whole.String() != framed.String() {
+				t.Fatalf("panel %s (embed %v) from its frame:\n%s\nwhole:\n%s", pd.id, embed, framed.String(), whole.String())
+			}
+			if strings.Contains(framed.String(), "<b>") || !strings.Contains(framed.String(), "&lt;b&gt;") {
+				t.Fatalf("panel %s: the empty hint is not escaped: %s", pd.id, framed.String())
+			}
+		}
+	}
+}
