@@ -107,14 +107,13 @@ func (r *RedisCounter) runScript(ctx context.Context, script *redis.Script, keys
 		cmdArgs = append(cmdArgs, k)
 	}
 	cmd := redis.NewCmd(ctx, append(cmdArgs, args...)...)
-	err := r.batch.Do(ctx, cmd)
-	switch {
-	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
-		// The batch may still set cmd's result: answer with a command of our own.
+	if err := r.batch.Do(ctx, cmd); err != nil {
+		// The batch may still fill cmd in: answer with a command of our own.
 		gone := redis.NewCmd(ctx)
 		gone.SetErr(err)
 		return gone
-	case redis.HasErrorPrefix(err, "NOSCRIPT"):
+	}
+	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
 		return script.Run(ctx, r.rdb, keys, args...)
 	}
 	return cmd

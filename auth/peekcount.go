@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,12 +45,20 @@ return {rec or false, n, redis.call('PTTL', key), key}
 // PeekCounted reads the session id names, as Peek does, and counts one request against
 // it with counter in a fixed window: under userKeyPrefix+handle for a signed-in session,
 // else under anonKey. With sessions and counter both in the same Redis, the read and the
-// count are one round trip (one script); otherwise Peek, then counter.Hit.
+// count are one round trip, shared with other requests' (rdb.Batcher); otherwise Peek,
+// then counter.Hit.
 //
-// The script decides signed-in from the stored record; if Peek's reading differs (the
-// record expired within the last second, or cannot be read), the right key is counted as
-// well, so the request is always counted where it belongs (the other key may then hold
-// one hit too many).
+// Which key to count depends on the record, so a session this instance has not read yet
+// goes through a script that decodes the record in Redis. For one it has read, the handle
+// is known (a session id's user never changes: signing in issues a new id), and plain
+// commands do the same for a tenth of Redis's time (the script's JSON decoding was most
+// of it): GET, INCR and PTTL, then PEXPIRE when the window is new or has no expiry (a
+// count left without one by a broken connection heals at the next request).
+//
+// Either way the key is chosen before the record is checked here; if this reading differs
+// (the record expired within the last second, was signed out, or cannot be read), the
+// right key is counted as well, so the request is always counted where it belongs (the
+// other key may then hold one hit too many).
 func (s *Sessions) PeekCounted(ctx context.Context, id string, counter Counter, anonKey, userKeyPrefix string, window time.Duration) (*State, Count, error) {
 	ps, okStore := s.storage.(prefixStorage)
 	rc, okCounter := counter.(*RedisCounter)
@@ -60,29 +69,99 @@ func (s *Sessions) PeekCounted(ctx context.Context, id string, counter Counter, 
 		}
 		return s.count(ctx, st, counter, anonKey, userKeyPrefix, window)
 	}
-	res, err := rc.runScript(ctx, peekCountScript, []string{ps.prefix + id, rc.prefix + anonKey},
-		window.Milliseconds(), rc.prefix+userKeyPrefix).Slice()
-	if err != nil {
-		return nil, Count{}, rdb.Err("read session and count request", err) // never name the key: it holds a session id
+	var (
+		rec      string
+		found    bool
+		n, ttlMs int64
+		key      string
+	)
+	if handle, known := s.handles.get(id); known {
+		key = rc.prefix + anonKey
+		if handle != "" {
+			key = rc.prefix + userKeyPrefix + handle
+		}
+		get := redis.NewStringCmd(ctx, "get", ps.prefix+id)
+		incr := redis.NewIntCmd(ctx, "incr", key)
+		pttl := redis.NewIntCmd(ctx, "pttl", key)
+		if err := rc.batch.Do(ctx, get, incr, pttl); err != nil {
+			return nil, Count{}, rdb.Err("read session and count request", err)
+		}
+		getErr := get.Err()
+		if errors.Is(getErr, redis.Nil) {
+			getErr = nil
+		}
+		if err := errors.Join(getErr, incr.Err(), pttl.Err()); err != nil {
+			return nil, Count{}, rdb.Err("read session and count request", err) // never name the key: it holds a session id
+		}
+		rec, found = get.Val(), get.Err() == nil
+		n, ttlMs = incr.Val(), pttl.Val()
+		if n == 1 || ttlMs < 0 { // a new window (or one without an expiry): start it
+			expire := redis.NewBoolCmd(ctx, "pexpire", key, window.Milliseconds())
+			err := rc.batch.Do(ctx, expire)
+			if err == nil {
+				err = expire.Err()
+			}
+			if err != nil {
+				return nil, Count{}, rdb.Err("start rate-limit window", err)
+			}
+			ttlMs = window.Milliseconds()
+		}
+	} else {
+		res, err := rc.runScript(ctx, peekCountScript, []string{ps.prefix + id, rc.prefix + anonKey},
+			window.Milliseconds(), rc.prefix+userKeyPrefix).Slice()
+		if err != nil {
+			return nil, Count{}, rdb.Err("read session and count request", err)
+		}
+		if len(res) != 4 {
+			return nil, Count{}, errors.New("read session and count request: unexpected reply")
+		}
+		rec, found = res[0].(string)
+		n, _ = res[1].(int64)
+		ttlMs, _ = res[2].(int64)
+		key, _ = res[3].(string)
 	}
-	if len(res) != 4 {
-		return nil, Count{}, errors.New("read session and count request: unexpected reply")
-	}
-	n, _ := res[1].(int64)
-	ttl, _ := res[2].(int64)
-	key, _ := res[3].(string)
 	var st *State
-	if rec, ok := res[0].(string); ok {
+	if found {
 		st = s.valid(id, []byte(rec))
 	}
 	want := rc.prefix + anonKey
 	if st.SignedIn() {
 		want = rc.prefix + userKeyPrefix + st.Handle
 	}
+	if st != nil {
+		s.handles.put(id, st.Handle)
+	}
 	if key != want {
 		return s.count(ctx, st, counter, anonKey, userKeyPrefix, window)
 	}
-	return st, Count{Key: key[len(rc.prefix):], N: n, Reset: time.Now().Add(time.Duration(ttl) * time.Millisecond)}, nil
+	return st, Count{Key: key[len(rc.prefix):], N: n, Reset: time.Now().Add(time.Duration(ttlMs) * time.Millisecond)}, nil
+}
+
+// handleCache remembers which user's key a session id counts under ("" for a signed-out
+// session), so PeekCounted can count with plain commands. It is only a guess of which key
+// to count: the record read with the count decides, and a wrong guess is corrected.
+type handleCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+// maxHandles bounds the cache; when full it starts afresh.
+const maxHandles = 16384
+
+func (c *handleCache) get(id string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.m[id]
+	return h, ok
+}
+
+func (c *handleCache) put(id, handle string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxHandles {
+		c.m = make(map[string]string)
+	}
+	c.m[id] = handle
 }
 
 // count counts one request of st (nil: no session) with counter.

@@ -73,3 +73,58 @@ func TestPeekCounted(t *testing.T) {
 		})
 	}
 }
+
+// TestPeekCountedKnownSession covers the plain-command path PeekCounted takes for a session
+// it has read before: a new window gets its expiry, a count left without one gets it at the
+// next request, and a session ended meanwhile is read as gone and counted as signed out.
+func TestPeekCountedKnownSession(t *testing.T) {
+	rdb, prefix := testenv.MustRedis(t)
+	ctx := context.Background()
+	s := NewSessions(SessionConfig{Bus: bus.NewLocal(), Redis: rdb, KeyPrefix: prefix + "s:"})
+	counter := NewRedisCounter(rdb, prefix+"c:")
+	user, err := s.Login(ctx, nil, 7, "handle-7", Device{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	userKey := prefix + "c:rl:user:handle-7"
+	count := func() (*State, Count) {
+		t.Helper()
+		st, cnt, err := s.PeekCounted(ctx, user.ID, counter, "rl:ip:known", "rl:user:", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, cnt
+	}
+	ttl := func() time.Duration {
+		t.Helper()
+		d, err := rdb.PTTL(ctx, userKey).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	count() // the script's path: this instance learns the session's user
+	if _, known := s.handles.get(user.ID); !known {
+		t.Fatal("the session's user was not remembered")
+	}
+	if st, cnt := count(); !st.SignedIn() || cnt.Key != "rl:user:handle-7" || cnt.N != 2 {
+		t.Fatalf("known session: %+v counted %+v", st, cnt)
+	}
+
+	rdb.Del(ctx, userKey) // the window ended
+	if _, cnt := count(); cnt.N != 1 || ttl() <= 0 || ttl() > time.Minute {
+		t.Fatalf("a new window: %+v, expiry %v", cnt, ttl())
+	}
+	rdb.Persist(ctx, userKey) // as if a broken connection had left it without an expiry
+	if _, cnt := count(); cnt.N != 2 || ttl() <= 0 || ttl() > time.Minute || cnt.Reset.After(time.Now().Add(time.Minute+time.Second)) {
+		t.Fatalf("a window without an expiry: %+v, expiry %v", cnt, ttl())
+	}
+
+	if err := s.End(ctx, user, "logout"); err != nil {
+		t.Fatal(err)
+	}
+	st, cnt := count()
+	if st != nil || cnt.Key != "rl:ip:known" || cnt.N != 1 {
+		t.Fatalf("after logout: %+v counted %+v", st, cnt)
+	}
+}

@@ -86,6 +86,7 @@ type Sessions struct {
 	bus     bus.Bus
 	now     func() time.Time
 	decoded decodeCache
+	handles handleCache // for PeekCounted
 }
 
 // SessionConfig chooses where sessions live and where their ends are announced.

@@ -28,7 +28,7 @@ type Batcher struct {
 }
 
 type queued struct {
-	cmd  redis.Cmder
+	cmds []redis.Cmder
 	done chan struct{}
 }
 
@@ -41,10 +41,11 @@ func NewBatcher(c redis.UniversalClient, timeout time.Duration) *Batcher {
 	return &Batcher{rdb: c, timeout: timeout}
 }
 
-// Do sends cmd in the next pipeline and waits for its answer, or for ctx to end. The
-// command's own error (cmd.Err()) is its result, as with redis.Client.Process.
-func (b *Batcher) Do(ctx context.Context, cmd redis.Cmder) error {
-	q := &queued{cmd: cmd, done: make(chan struct{})}
+// Do sends cmds, in order, in the next pipeline and waits for their answers, or for ctx to
+// end: then it returns ctx's error, and the commands must not be read, for the pipeline
+// may still be filling them in. Otherwise each command holds its own answer or error.
+func (b *Batcher) Do(ctx context.Context, cmds ...redis.Cmder) error {
+	q := &queued{cmds: cmds, done: make(chan struct{})}
 	b.mu.Lock()
 	if b.queue == nil {
 		b.queue = make([]*queued, 0, 32)
@@ -58,7 +59,7 @@ func (b *Batcher) Do(ctx context.Context, cmd redis.Cmder) error {
 	}
 	select {
 	case <-q.done:
-		return cmd.Err()
+		return nil
 	case <-ctx.Done():
 		// The pipeline may still answer the command later; nobody reads it then.
 		return ctx.Err()
@@ -87,7 +88,9 @@ func (b *Batcher) send() (more bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	pipe := b.rdb.Pipeline()
 	for _, q := range batch {
-		_ = pipe.Process(ctx, q.cmd) // queues; the error is the command's, set by Exec
+		for _, cmd := range q.cmds {
+			_ = pipe.Process(ctx, cmd) // queues; the error is the command's, set by Exec
+		}
 	}
 	_, _ = pipe.Exec(ctx) // sets every command's error, a broken connection included
 	cancel()

@@ -16,6 +16,14 @@ import (
 	"github.com/tickstock/tickstock/rdb"
 )
 
+// do sends cmd through b and returns the error of either.
+func do(b *rdb.Batcher, ctx context.Context, cmd redis.Cmder) error {
+	if err := b.Do(ctx, cmd); err != nil {
+		return err
+	}
+	return cmd.Err()
+}
+
 // pipelineHook holds the first pipeline of INCRs until release is closed, and records the
 // size of every such pipeline (the client's own, which set up a new connection, pass).
 type pipelineHook struct {
@@ -62,7 +70,7 @@ func TestBatcherGathersConcurrentCommands(t *testing.T) {
 	var wg sync.WaitGroup
 	call := func(i int) {
 		cmd := redis.NewIntCmd(ctx, "incr", key)
-		if err := b.Do(ctx, cmd); err != nil {
+		if err := do(b, ctx, cmd); err != nil {
 			t.Errorf("caller %d: %v", i, err)
 		}
 		got[i] = cmd.Val()
@@ -89,7 +97,7 @@ func TestBatcherGathersConcurrentCommands(t *testing.T) {
 	}
 	// Idle again: the next caller leads a pipeline of its own at once.
 	cmd := redis.NewIntCmd(ctx, "incr", key)
-	if err := b.Do(ctx, cmd); err != nil || cmd.Val() != callers+1 {
+	if err := do(b, ctx, cmd); err != nil || cmd.Val() != callers+1 {
 		t.Fatalf("after the batch: %d, %v", cmd.Val(), err)
 	}
 }
@@ -104,7 +112,7 @@ func TestBatcherWhenRedisStalls(t *testing.T) {
 	t.Cleanup(func() { c.Close() })
 	b := rdb.NewBatcher(c, time.Second)
 	ctx := context.Background()
-	if err := b.Do(ctx, redis.NewStatusCmd(ctx, "ping")); err != nil {
+	if err := do(b, ctx, redis.NewStatusCmd(ctx, "ping")); err != nil {
 		t.Fatalf("ping through the proxy: %v", err)
 	}
 
@@ -120,7 +128,7 @@ func TestBatcherWhenRedisStalls(t *testing.T) {
 				cctx, cancel = context.WithTimeout(ctx, 100*time.Millisecond)
 				defer cancel()
 			}
-			errs[i] = b.Do(cctx, redis.NewStatusCmd(cctx, "ping"))
+			errs[i] = do(b, cctx, redis.NewStatusCmd(cctx, "ping"))
 		})
 	}
 	wg.Wait()
@@ -142,7 +150,7 @@ func TestBatcherWhenRedisStalls(t *testing.T) {
 	p.Up()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		err := b.Do(ctx, redis.NewStatusCmd(ctx, "ping"))
+		err := do(b, ctx, redis.NewStatusCmd(ctx, "ping"))
 		if err == nil {
 			break
 		}
