@@ -287,7 +287,11 @@ func (e *Engine) Process(t Tick, out []Event) []Event {
 		}
 		id = e.Register(t.Symbol)
 	}
-	return e.process(id, t, out)
+	if t.Time.IsZero() {
+		e.rejected++
+		return out
+	}
+	return e.process(id, t.Price, t.Volume, t.Time.UnixMilli(), out)
 }
 
 // batchGroup is how many ticks each stage of ProcessBatch's pipeline works on. With three
@@ -303,57 +307,66 @@ const batchGroup = 8
 // discarded; they make each level of cache misses (symbol state, then ring entries) meet
 // in flight with the others instead of being met one after another. Runner uses it.
 func (e *Engine) ProcessBatch(ticks []Tick, out []Event) []Event {
-	var ids [3][batchGroup]SymbolID
-	groups := (len(ticks) + batchGroup - 1) / batchGroup
-	group := func(g int) []Tick { return ticks[g*batchGroup : min((g+1)*batchGroup, len(ticks))] }
+	var st [3]batchSlot
+	a, b, c := &st[0], &st[1], &st[2] // the groups at g, g+1 and g+2 ticks
 	var sink uint32
-	for g := -2; g < groups; g++ {
-		if g+2 < groups {
-			sink += e.touchState(group(g+2), &ids[(g+2)%3])
+	for g := -2 * batchGroup; g < len(ticks); g += batchGroup {
+		if k := g + 2*batchGroup; k < len(ticks) {
+			sink += e.touchState(ticks[k:min(k+batchGroup, len(ticks))], c)
 		}
-		if g+1 >= 0 && g+1 < groups {
-			sink += e.touchRing(group(g+1), &ids[(g+1)%3])
+		if k := g + batchGroup; k >= 0 && k < len(ticks) {
+			sink += e.touchRing(b)
 		}
-		if g < 0 {
-			continue
-		}
-		gr, gi := group(g), &ids[g%3]
-		for k := range gr {
-			if gi[k] >= 0 {
-				out = e.process(gi[k], gr[k], out)
-			} else {
-				out = e.Process(gr[k], out) // registers the symbol if new
+		if g >= 0 {
+			gr := ticks[g:min(g+batchGroup, len(ticks))]
+			for k := range gr {
+				if id := a.ids[k]; id >= 0 {
+					out = e.process(id, gr[k].Price, gr[k].Volume, a.ms[k], out)
+				} else {
+					out = e.Process(gr[k], out) // registers the symbol if new, or rejects
+				}
 			}
 		}
+		a, b, c = b, c, a
 	}
 	e.sink += sink
 	return out
 }
 
-// touchState looks up the symbols of ticks into ids (-1 when unknown) and loads both
-// cache lines of each one's state.
-func (e *Engine) touchState(ticks []Tick, ids *[batchGroup]SymbolID) uint32 {
+// batchSlot is one group of ProcessBatch's pipeline: each tick's symbol (-1 when unknown,
+// or when its time is zero and Process must reject it) and time in Unix ms, converted once.
+type batchSlot struct {
+	ids [batchGroup]SymbolID
+	ms  [batchGroup]int64
+	n   int
+}
+
+// touchState looks up the symbols of ticks into s and loads both cache lines of each
+// one's state.
+func (e *Engine) touchState(ticks []Tick, s *batchSlot) uint32 {
 	var sink uint32
+	s.n = len(ticks)
 	for k := range ticks {
-		id, ok := e.tab.get(ticks[k].Symbol)
-		if !ok {
-			ids[k] = -1
+		t := &ticks[k]
+		id, ok := e.tab.get(t.Symbol)
+		if !ok || t.Time.IsZero() {
+			s.ids[k] = -1
 			continue
 		}
-		ids[k] = id
+		s.ids[k], s.ms[k] = id, t.Time.UnixMilli()
 		h := &e.hot[id]
 		sink += h.n + uint32(len(h.ring))
 	}
 	return sink
 }
 
-// touchRing loads the ring lines that processing ticks will read: the head and, at each
-// window boundary, the entry there and the next one (which seek reads when the boundary
-// moves); and the symbol's history header when the tick closes a price bucket.
-func (e *Engine) touchRing(ticks []Tick, ids *[batchGroup]SymbolID) uint32 {
+// touchRing loads the ring lines that processing s's ticks will read: the head and, at
+// each window boundary, the entry there and the next one (which seek reads when the
+// boundary moves); and the symbol's history header when the tick closes a price bucket.
+func (e *Engine) touchRing(s *batchSlot) uint32 {
 	var sink uint32
-	for k := range ticks {
-		id := ids[k]
+	for k := 0; k < s.n && k < batchGroup; k++ {
+		id := s.ids[k]
 		if id < 0 {
 			continue
 		}
@@ -363,7 +376,7 @@ func (e *Engine) touchRing(ticks []Tick, ids *[batchGroup]SymbolID) uint32 {
 			r[h.idx[bMedium]&m].t + r[h.idx[bLong]&m].t)
 		sink += uint32(r[(h.n-1)&m].t + r[(h.idx[bW]+1)&m].t + r[(h.idx[bShort]+1)&m].t +
 			r[(h.idx[bMedium]+1)&m].t + r[(h.idx[bLong]+1)&m].t)
-		if ticks[k].Time.UnixMilli()-h.start >= int64(h.nextPt) {
+		if s.ms[k]-h.start >= int64(h.nextPt) {
 			// The tick closes a price bucket: its close is appended after the last point.
 			if pts := e.hist[id].pts; len(pts) > 0 {
 				sink += uint32(pts[len(pts)-1].off)
@@ -373,14 +386,14 @@ func (e *Engine) touchRing(ticks []Tick, ids *[batchGroup]SymbolID) uint32 {
 	return sink
 }
 
-func (e *Engine) process(id SymbolID, t Tick, out []Event) []Event {
+// process runs a tick of a known symbol, whose time ms is that of a non-zero time.Time,
+// through detection.
+func (e *Engine) process(id SymbolID, p float64, vol int64, ms int64, out []Event) []Event {
 	h := &e.hot[id]
-	p := t.Price
-	if !(p > 0 && p <= math.MaxFloat64) || t.Volume < 0 || t.Time.IsZero() {
+	if !(p > 0 && p <= math.MaxFloat64) || vol < 0 {
 		e.rejected++
 		return out
 	}
-	ms := t.Time.UnixMilli()
 	off64 := ms - h.start
 	if off64 < int64(h.lastOff) {
 		e.rejected++
@@ -394,7 +407,7 @@ func (e *Engine) process(id SymbolID, t Tick, out []Event) []Event {
 		e.now = ms
 	}
 	if off64 >= int64(h.endOff) {
-		e.startSession(id, ms, p, t.Volume)
+		e.startSession(id, ms, p, vol)
 		return out
 	}
 	off := int32(off64)
@@ -412,7 +425,7 @@ func (e *Engine) process(id SymbolID, t Tick, out []Event) []Event {
 
 	prevOff := h.lastOff
 	h.lastOff = off
-	h.sessVol += t.Volume
+	h.sessVol += vol
 	h.ticks++
 	n0 := len(out)
 
