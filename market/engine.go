@@ -371,11 +371,10 @@ func (e *Engine) touchRing(s *batchSlot) uint32 {
 			continue
 		}
 		h := &e.hot[id]
-		r, m := h.ring, uint32(len(h.ring)-1)
-		sink += uint32(r[h.n&m].t + r[h.idx[bW]&m].t + r[h.idx[bShort]&m].t +
-			r[h.idx[bMedium]&m].t + r[h.idx[bLong]&m].t)
-		sink += uint32(r[(h.n-1)&m].t + r[(h.idx[bW]+1)&m].t + r[(h.idx[bShort]+1)&m].t +
-			r[(h.idx[bMedium]+1)&m].t + r[(h.idx[bLong]+1)&m].t)
+		r, m := h.ringMask()
+		n, iW, iS, iM, iL := int(h.n), int(h.idx[bW]), int(h.idx[bShort]), int(h.idx[bMedium]), int(h.idx[bLong])
+		sink += uint32(r[n&m].t + r[iW&m].t + r[iS&m].t + r[iM&m].t + r[iL&m].t)
+		sink += uint32(r[(n-1)&m].t + r[(iW+1)&m].t + r[(iS+1)&m].t + r[(iM+1)&m].t + r[(iL+1)&m].t)
 		if s.ms[k]-h.start >= int64(h.nextPt) {
 			// The tick closes a price bucket: its close is appended after the last point.
 			if pts := e.hist[id].pts; len(pts) > 0 {
@@ -412,17 +411,6 @@ func (e *Engine) process(id SymbolID, p float64, vol int64, ms int64, out []Even
 	}
 	off := int32(off64)
 
-	// Start loading the first candidate entry of every window boundary now. These are
-	// independent cache misses (the ring is far bigger than the caches when there are
-	// many symbols); issued together they overlap, where the loops in advance would
-	// otherwise meet them one at a time.
-	r := h.ring
-	mask := uint32(len(r) - 1)
-	var first [nBounds]int32
-	for b := range first {
-		first[b] = r[h.idx[b]&mask].t
-	}
-
 	prevOff := h.lastOff
 	h.lastOff = off
 	h.sessVol += vol
@@ -452,12 +440,13 @@ func (e *Engine) process(id SymbolID, p float64, vol int64, ms int64, out []Even
 
 	if off >= h.nextPt {
 		// The previous tick, still the ring's head, closed its price-history bucket.
-		e.closeBucket(id, h, prevOff, r[(h.n-1)&mask].p, off)
+		r, m := h.ringMask()
+		e.closeBucket(id, h, prevOff, r[int(h.n-1)&m].p, off)
 	}
 
 	// The current tick is newer than every boundary, so the windows can move before
 	// it is stored; that also frees ring space for it.
-	h.advance(off, &first)
+	h.advance(off)
 	if h.coarseTo > off-trendLongMs {
 		e.checkCoarse(id, h, off)
 	}
@@ -518,10 +507,10 @@ func (e *Engine) push(id SymbolID, h *symHot, off int32, p float64) {
 			e.coarsen(id, h, tail)
 		}
 	}
-	mask := uint32(len(h.ring) - 1)
-	h.ring[h.n&mask] = sample{t: off, cv: uint32(h.sessVol), p: p}
+	r, m := h.ringMask()
+	r[int(h.n)&m] = sample{t: off, cv: uint32(h.sessVol), p: p}
 	if h.coarse {
-		e.cold[id].cum[h.n&mask] = h.ticks
+		e.cold[id].cum[int(h.n)&m] = h.ticks
 	}
 	h.n++
 }
@@ -636,29 +625,45 @@ func (e *Engine) countCoarse() {
 	}
 }
 
-// advance moves every window boundary up to the tick time off. first holds each
-// boundary's next stored entry time, preloaded.
-func (h *symHot) advance(off int32, first *[nBounds]int32) {
-	r := h.ring
-	mask := uint32(len(r) - 1)
+// advance moves every window boundary up to the tick time off. It loads each boundary's
+// next stored entry before seeking any: they are independent cache misses (the ring is
+// far bigger than the caches when there are many symbols), which overlap when issued
+// together instead of being met one seek at a time.
+func (h *symHot) advance(off int32) {
+	r, m := h.ringMask()
 	n := h.n
-	h.idx[bW] = seek(r, mask, h.idx[bW], n, off-surgeWindowMs, first[bW])
-	h.idx[bShort] = seek(r, mask, h.idx[bShort], n, off-trendShortMs, first[bShort])
-	h.idx[bMedium] = seek(r, mask, h.idx[bMedium], n, off-trendMediumMs, first[bMedium])
-	h.idx[bLong] = seek(r, mask, h.idx[bLong], n, off-trendLongMs, first[bLong])
+	iW, iS, iM, iL := h.idx[bW], h.idx[bShort], h.idx[bMedium], h.idx[bLong]
+	tW, tS, tM, tL := r[int(iW)&m].t, r[int(iS)&m].t, r[int(iM)&m].t, r[int(iL)&m].t
+	h.idx[bW] = seek(r, m, iW, n, off-surgeWindowMs, tW)
+	h.idx[bShort] = seek(r, m, iS, n, off-trendShortMs, tS)
+	h.idx[bMedium] = seek(r, m, iM, n, off-trendMediumMs, tM)
+	h.idx[bLong] = seek(r, m, iL, n, off-trendLongMs, tL)
 }
 
 // seek advances i past every stored entry at or before bound; t is the time at i. Most
 // ticks move a boundary by zero or one entry, so that step is taken without a branch
-// (which would mispredict half the time); further entries take the loop.
-func seek(r []sample, mask, i, n uint32, bound, t int32) uint32 {
+// (which would mispredict half the time); further entries take the loop. m is the
+// ring's mask, len(r)-1 (see ringMask).
+func seek(r []sample, m int, i, n uint32, bound, t int32) uint32 {
 	i += b2u(i != n) & b2u(t <= bound)
-	t = r[i&mask].t
+	t = r[int(i)&m].t
 	for i != n && t <= bound {
 		i++
-		t = r[i&mask].t
+		t = r[int(i)&m].t
 	}
 	return i
+}
+
+// ringMask returns the symbol's ring and the mask of its positions, len-1, as an int
+// known to be non-negative: the compiler then proves r[int(pos)&m] in bounds, sparing
+// the hot path a bounds check at every ring access.
+func (h *symHot) ringMask() ([]sample, int) {
+	r := h.ring
+	m := len(r) - 1
+	if m < 0 {
+		panic("market: empty window ring")
+	}
+	return r, m
 }
 
 func b2u(b bool) uint32 {
@@ -710,10 +715,10 @@ func (e *Engine) trend(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 		h.trDir, h.trStr, h.sign = 0, StrengthNone, 0
 		return out
 	}
-	mask := uint32(len(h.ring) - 1)
-	sS := windowScore(p, h.ring[(iS-1)&mask].p)
-	sM := windowScore(p, h.ring[(iM-1)&mask].p)
-	sL := windowScore(p, h.ring[(iL-1)&mask].p)
+	r, m := h.ringMask()
+	sS := windowScore(p, r[int(iS-1)&m].p)
+	sM := windowScore(p, r[int(iM-1)&m].p)
+	sL := windowScore(p, r[int(iL-1)&m].p)
 	score := 0.3*sS + 0.4*sM + 0.3*sL
 
 	dir := signOf(score)
@@ -813,8 +818,8 @@ func (e *Engine) surge(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 	if iW == 0 {
 		return out
 	}
-	mask := uint32(len(h.ring) - 1)
-	before := &h.ring[(iW-1)&mask]
+	r, m := h.ringMask()
+	before := &r[int(iW-1)&m]
 	then := before.p
 	pct := (p - then) / then
 	thr := SurgeThreshold(p)
