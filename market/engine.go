@@ -726,7 +726,10 @@ func (e *Engine) trend(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 		h.sign = dir
 		h.signSince = off
 	}
-	str := TrendStrength(score)
+	str := StrengthNone
+	if geq(math.Abs(score), 0.1) { // on most ticks there is no trend to grade
+		str = TrendStrength(score)
+	}
 	if str == StrengthNone {
 		h.trDir, h.trStr = 0, StrengthNone
 		return out
@@ -795,9 +798,18 @@ func b2i(b bool) int8 {
 	return 0
 }
 
-// windowScore is clamp(r / 1 %, -1, 1) for the return from then to p.
+// windowScore is clamp(r / 1 %, -1, 1) for the return from then to p. The clamp is
+// written as comparisons: r is never NaN (prices are positive and finite), so the NaN and
+// signed-zero handling the min and max builtins compile to would be wasted instructions.
 func windowScore(p, then float64) float64 {
-	return max(-1, min(1, (p-then)/then*100))
+	r := (p - then) / then * 100
+	if r > 1 {
+		return 1
+	}
+	if r < -1 {
+		return -1
+	}
+	return r
 }
 
 // TrendStrength grades a trend score: strong at |score| >= 0.6, moderate at >= 0.3, weak at
@@ -822,9 +834,14 @@ func (e *Engine) surge(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 	before := &r[int(iW-1)&m]
 	then := before.p
 	pct := (p - then) / then
+	if !geq(math.Abs(pct), 0.5*minSurgeThreshold) {
+		// Below every band's 0.5 thr, so below every trigger's price condition (the usual
+		// case): skip the band lookup as well as the volume math.
+		return out
+	}
 	thr := SurgeThreshold(p)
 	if !geq(math.Abs(pct), 0.5*thr) {
-		return out // below every trigger's price condition: skip the volume math
+		return out
 	}
 	dir, slot := Up, 1
 	if pct < 0 {
