@@ -287,7 +287,11 @@ func (e *Engine) Process(t Tick, out []Event) []Event {
 		}
 		id = e.Register(t.Symbol)
 	}
-	return e.process(id, t, out)
+	if t.Time.IsZero() {
+		e.rejected++
+		return out
+	}
+	return e.process(id, t.Price, t.Volume, t.Time.UnixMilli(), out)
 }
 
 // batchGroup is how many ticks each stage of ProcessBatch's pipeline works on. With three
@@ -303,67 +307,75 @@ const batchGroup = 8
 // discarded; they make each level of cache misses (symbol state, then ring entries) meet
 // in flight with the others instead of being met one after another. Runner uses it.
 func (e *Engine) ProcessBatch(ticks []Tick, out []Event) []Event {
-	var ids [3][batchGroup]SymbolID
-	groups := (len(ticks) + batchGroup - 1) / batchGroup
-	group := func(g int) []Tick { return ticks[g*batchGroup : min((g+1)*batchGroup, len(ticks))] }
+	var st [3]batchSlot
+	a, b, c := &st[0], &st[1], &st[2] // the groups at g, g+1 and g+2 ticks
 	var sink uint32
-	for g := -2; g < groups; g++ {
-		if g+2 < groups {
-			sink += e.touchState(group(g+2), &ids[(g+2)%3])
+	for g := -2 * batchGroup; g < len(ticks); g += batchGroup {
+		if k := g + 2*batchGroup; k < len(ticks) {
+			sink += e.touchState(ticks[k:min(k+batchGroup, len(ticks))], c)
 		}
-		if g+1 >= 0 && g+1 < groups {
-			sink += e.touchRing(group(g+1), &ids[(g+1)%3])
+		if k := g + batchGroup; k >= 0 && k < len(ticks) {
+			sink += e.touchRing(b)
 		}
-		if g < 0 {
-			continue
-		}
-		gr, gi := group(g), &ids[g%3]
-		for k := range gr {
-			if gi[k] >= 0 {
-				out = e.process(gi[k], gr[k], out)
-			} else {
-				out = e.Process(gr[k], out) // registers the symbol if new
+		if g >= 0 {
+			gr := ticks[g:min(g+batchGroup, len(ticks))]
+			for k := range gr {
+				if id := a.ids[k]; id >= 0 {
+					out = e.process(id, gr[k].Price, gr[k].Volume, a.ms[k], out)
+				} else {
+					out = e.Process(gr[k], out) // registers the symbol if new, or rejects
+				}
 			}
 		}
+		a, b, c = b, c, a
 	}
 	e.sink += sink
 	return out
 }
 
-// touchState looks up the symbols of ticks into ids (-1 when unknown) and loads both
-// cache lines of each one's state.
-func (e *Engine) touchState(ticks []Tick, ids *[batchGroup]SymbolID) uint32 {
+// batchSlot is one group of ProcessBatch's pipeline: each tick's symbol (-1 when unknown,
+// or when its time is zero and Process must reject it) and time in Unix ms, converted once.
+type batchSlot struct {
+	ids [batchGroup]SymbolID
+	ms  [batchGroup]int64
+	n   int
+}
+
+// touchState looks up the symbols of ticks into s and loads both cache lines of each
+// one's state.
+func (e *Engine) touchState(ticks []Tick, s *batchSlot) uint32 {
 	var sink uint32
+	s.n = len(ticks)
 	for k := range ticks {
-		id, ok := e.tab.get(ticks[k].Symbol)
-		if !ok {
-			ids[k] = -1
+		t := &ticks[k]
+		id, ok := e.tab.get(t.Symbol)
+		if !ok || t.Time.IsZero() {
+			s.ids[k] = -1
 			continue
 		}
-		ids[k] = id
+		s.ids[k], s.ms[k] = id, t.Time.UnixMilli()
 		h := &e.hot[id]
 		sink += h.n + uint32(len(h.ring))
 	}
 	return sink
 }
 
-// touchRing loads the ring lines that processing ticks will read: the head and, at each
-// window boundary, the entry there and the next one (which seek reads when the boundary
-// moves); and the symbol's history header when the tick closes a price bucket.
-func (e *Engine) touchRing(ticks []Tick, ids *[batchGroup]SymbolID) uint32 {
+// touchRing loads the ring lines that processing s's ticks will read: the head and, at
+// each window boundary, the entry there and the next one (which seek reads when the
+// boundary moves); and the symbol's history header when the tick closes a price bucket.
+func (e *Engine) touchRing(s *batchSlot) uint32 {
 	var sink uint32
-	for k := range ticks {
-		id := ids[k]
+	for k := 0; k < s.n && k < batchGroup; k++ {
+		id := s.ids[k]
 		if id < 0 {
 			continue
 		}
 		h := &e.hot[id]
-		r, m := h.ring, uint32(len(h.ring)-1)
-		sink += uint32(r[h.n&m].t + r[h.idx[bW]&m].t + r[h.idx[bShort]&m].t +
-			r[h.idx[bMedium]&m].t + r[h.idx[bLong]&m].t)
-		sink += uint32(r[(h.n-1)&m].t + r[(h.idx[bW]+1)&m].t + r[(h.idx[bShort]+1)&m].t +
-			r[(h.idx[bMedium]+1)&m].t + r[(h.idx[bLong]+1)&m].t)
-		if ticks[k].Time.UnixMilli()-h.start >= int64(h.nextPt) {
+		r, m := h.ringMask()
+		n, iW, iS, iM, iL := int(h.n), int(h.idx[bW]), int(h.idx[bShort]), int(h.idx[bMedium]), int(h.idx[bLong])
+		sink += uint32(r[n&m].t + r[iW&m].t + r[iS&m].t + r[iM&m].t + r[iL&m].t)
+		sink += uint32(r[(n-1)&m].t + r[(iW+1)&m].t + r[(iS+1)&m].t + r[(iM+1)&m].t + r[(iL+1)&m].t)
+		if s.ms[k]-h.start >= int64(h.nextPt) {
 			// The tick closes a price bucket: its close is appended after the last point.
 			if pts := e.hist[id].pts; len(pts) > 0 {
 				sink += uint32(pts[len(pts)-1].off)
@@ -373,14 +385,14 @@ func (e *Engine) touchRing(ticks []Tick, ids *[batchGroup]SymbolID) uint32 {
 	return sink
 }
 
-func (e *Engine) process(id SymbolID, t Tick, out []Event) []Event {
+// process runs a tick of a known symbol, whose time ms is that of a non-zero time.Time,
+// through detection.
+func (e *Engine) process(id SymbolID, p float64, vol int64, ms int64, out []Event) []Event {
 	h := &e.hot[id]
-	p := t.Price
-	if !(p > 0 && p <= math.MaxFloat64) || t.Volume < 0 || t.Time.IsZero() {
+	if !(p > 0 && p <= math.MaxFloat64) || vol < 0 {
 		e.rejected++
 		return out
 	}
-	ms := t.Time.UnixMilli()
 	off64 := ms - h.start
 	if off64 < int64(h.lastOff) {
 		e.rejected++
@@ -394,25 +406,14 @@ func (e *Engine) process(id SymbolID, t Tick, out []Event) []Event {
 		e.now = ms
 	}
 	if off64 >= int64(h.endOff) {
-		e.startSession(id, ms, p, t.Volume)
+		e.startSession(id, ms, p, vol)
 		return out
 	}
 	off := int32(off64)
 
-	// Start loading the first candidate entry of every window boundary now. These are
-	// independent cache misses (the ring is far bigger than the caches when there are
-	// many symbols); issued together they overlap, where the loops in advance would
-	// otherwise meet them one at a time.
-	r := h.ring
-	mask := uint32(len(r) - 1)
-	var first [nBounds]int32
-	for b := range first {
-		first[b] = r[h.idx[b]&mask].t
-	}
-
 	prevOff := h.lastOff
 	h.lastOff = off
-	h.sessVol += t.Volume
+	h.sessVol += vol
 	h.ticks++
 	n0 := len(out)
 
@@ -439,12 +440,13 @@ func (e *Engine) process(id SymbolID, t Tick, out []Event) []Event {
 
 	if off >= h.nextPt {
 		// The previous tick, still the ring's head, closed its price-history bucket.
-		e.closeBucket(id, h, prevOff, r[(h.n-1)&mask].p, off)
+		r, m := h.ringMask()
+		e.closeBucket(id, h, prevOff, r[int(h.n-1)&m].p, off)
 	}
 
 	// The current tick is newer than every boundary, so the windows can move before
 	// it is stored; that also frees ring space for it.
-	h.advance(off, &first)
+	h.advance(off)
 	if h.coarseTo > off-trendLongMs {
 		e.checkCoarse(id, h, off)
 	}
@@ -505,10 +507,10 @@ func (e *Engine) push(id SymbolID, h *symHot, off int32, p float64) {
 			e.coarsen(id, h, tail)
 		}
 	}
-	mask := uint32(len(h.ring) - 1)
-	h.ring[h.n&mask] = sample{t: off, cv: uint32(h.sessVol), p: p}
+	r, m := h.ringMask()
+	r[int(h.n)&m] = sample{t: off, cv: uint32(h.sessVol), p: p}
 	if h.coarse {
-		e.cold[id].cum[h.n&mask] = h.ticks
+		e.cold[id].cum[int(h.n)&m] = h.ticks
 	}
 	h.n++
 }
@@ -623,29 +625,45 @@ func (e *Engine) countCoarse() {
 	}
 }
 
-// advance moves every window boundary up to the tick time off. first holds each
-// boundary's next stored entry time, preloaded.
-func (h *symHot) advance(off int32, first *[nBounds]int32) {
-	r := h.ring
-	mask := uint32(len(r) - 1)
+// advance moves every window boundary up to the tick time off. It loads each boundary's
+// next stored entry before seeking any: they are independent cache misses (the ring is
+// far bigger than the caches when there are many symbols), which overlap when issued
+// together instead of being met one seek at a time.
+func (h *symHot) advance(off int32) {
+	r, m := h.ringMask()
 	n := h.n
-	h.idx[bW] = seek(r, mask, h.idx[bW], n, off-surgeWindowMs, first[bW])
-	h.idx[bShort] = seek(r, mask, h.idx[bShort], n, off-trendShortMs, first[bShort])
-	h.idx[bMedium] = seek(r, mask, h.idx[bMedium], n, off-trendMediumMs, first[bMedium])
-	h.idx[bLong] = seek(r, mask, h.idx[bLong], n, off-trendLongMs, first[bLong])
+	iW, iS, iM, iL := h.idx[bW], h.idx[bShort], h.idx[bMedium], h.idx[bLong]
+	tW, tS, tM, tL := r[int(iW)&m].t, r[int(iS)&m].t, r[int(iM)&m].t, r[int(iL)&m].t
+	h.idx[bW] = seek(r, m, iW, n, off-surgeWindowMs, tW)
+	h.idx[bShort] = seek(r, m, iS, n, off-trendShortMs, tS)
+	h.idx[bMedium] = seek(r, m, iM, n, off-trendMediumMs, tM)
+	h.idx[bLong] = seek(r, m, iL, n, off-trendLongMs, tL)
 }
 
 // seek advances i past every stored entry at or before bound; t is the time at i. Most
 // ticks move a boundary by zero or one entry, so that step is taken without a branch
-// (which would mispredict half the time); further entries take the loop.
-func seek(r []sample, mask, i, n uint32, bound, t int32) uint32 {
+// (which would mispredict half the time); further entries take the loop. m is the
+// ring's mask, len(r)-1 (see ringMask).
+func seek(r []sample, m int, i, n uint32, bound, t int32) uint32 {
 	i += b2u(i != n) & b2u(t <= bound)
-	t = r[i&mask].t
+	t = r[int(i)&m].t
 	for i != n && t <= bound {
 		i++
-		t = r[i&mask].t
+		t = r[int(i)&m].t
 	}
 	return i
+}
+
+// ringMask returns the symbol's ring and the mask of its positions, len-1, as an int
+// known to be non-negative: the compiler then proves r[int(pos)&m] in bounds, sparing
+// the hot path a bounds check at every ring access.
+func (h *symHot) ringMask() ([]sample, int) {
+	r := h.ring
+	m := len(r) - 1
+	if m < 0 {
+		panic("market: empty window ring")
+	}
+	return r, m
 }
 
 func b2u(b bool) uint32 {
@@ -697,10 +715,10 @@ func (e *Engine) trend(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 		h.trDir, h.trStr, h.sign = 0, StrengthNone, 0
 		return out
 	}
-	mask := uint32(len(h.ring) - 1)
-	sS := windowScore(p, h.ring[(iS-1)&mask].p)
-	sM := windowScore(p, h.ring[(iM-1)&mask].p)
-	sL := windowScore(p, h.ring[(iL-1)&mask].p)
+	r, m := h.ringMask()
+	sS := windowScore(p, r[int(iS-1)&m].p)
+	sM := windowScore(p, r[int(iM-1)&m].p)
+	sL := windowScore(p, r[int(iL-1)&m].p)
 	score := 0.3*sS + 0.4*sM + 0.3*sL
 
 	dir := signOf(score)
@@ -708,7 +726,10 @@ func (e *Engine) trend(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 		h.sign = dir
 		h.signSince = off
 	}
-	str := TrendStrength(score)
+	str := StrengthNone
+	if geq(math.Abs(score), 0.1) { // on most ticks there is no trend to grade
+		str = TrendStrength(score)
+	}
 	if str == StrengthNone {
 		h.trDir, h.trStr = 0, StrengthNone
 		return out
@@ -777,9 +798,18 @@ func b2i(b bool) int8 {
 	return 0
 }
 
-// windowScore is clamp(r / 1 %, -1, 1) for the return from then to p.
+// windowScore is clamp(r / 1 %, -1, 1) for the return from then to p. The clamp is
+// written as comparisons: r is never NaN (prices are positive and finite), so the NaN and
+// signed-zero handling the min and max builtins compile to would be wasted instructions.
 func windowScore(p, then float64) float64 {
-	return max(-1, min(1, (p-then)/then*100))
+	r := (p - then) / then * 100
+	if r > 1 {
+		return 1
+	}
+	if r < -1 {
+		return -1
+	}
+	return r
 }
 
 // TrendStrength grades a trend score: strong at |score| >= 0.6, moderate at >= 0.3, weak at
@@ -800,13 +830,18 @@ func (e *Engine) surge(id SymbolID, h *symHot, p float64, ms int64, off int32, o
 	if iW == 0 {
 		return out
 	}
-	mask := uint32(len(h.ring) - 1)
-	before := &h.ring[(iW-1)&mask]
+	r, m := h.ringMask()
+	before := &r[int(iW-1)&m]
 	then := before.p
 	pct := (p - then) / then
+	if !geq(math.Abs(pct), 0.5*minSurgeThreshold) {
+		// Below every band's 0.5 thr, so below every trigger's price condition (the usual
+		// case): skip the band lookup as well as the volume math.
+		return out
+	}
 	thr := SurgeThreshold(p)
 	if !geq(math.Abs(pct), 0.5*thr) {
-		return out // below every trigger's price condition: skip the volume math
+		return out
 	}
 	dir, slot := Up, 1
 	if pct < 0 {

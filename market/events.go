@@ -398,7 +398,10 @@ func SurgeThreshold(p float64) float64 {
 	return surgeThresholds[b2i(!(p < 10))+b2i(!(p < 50))+b2i(!(p < 200))+b2i(!(p < 500))]
 }
 
-var surgeThresholds = [5]float64{0.032, 0.020, 0.016, 0.012, 0.008}
+var surgeThresholds = [5]float64{0.032, 0.020, 0.016, 0.012, minSurgeThreshold}
+
+// minSurgeThreshold is the lowest band's threshold, the smallest SurgeThreshold.
+const minSurgeThreshold = 0.008
 
 // Price ranges used by the surge price_ranges filter (SPEC section 5).
 const (

@@ -1,5 +1,7 @@
 package market
 
+import "math/bits"
+
 // symTable maps symbol strings to SymbolIDs for the engine's hot path. It is an
 // open-addressing table with linear probing, kept at most half full. A slot is 8 bytes (a
 // hash tag and the ID), so the probe array of 10,000 symbols is 256 KiB and mostly cached;
@@ -30,24 +32,40 @@ func newSymTable(capacity int) *symTable {
 }
 
 // symHash mixes a symbol's bytes. Tickers are 1-16 bytes: they are packed into two words
-// without a loop-carried multiply, then mixed once.
+// by overlapping loads (the whole string is covered, so with the length mixed in the packing
+// is injective), which the compiler merges into one load each, so there is no byte loop.
+// The words are then mixed by one full 64x64-bit multiply whose halves are folded
+// together, so that every input bit reaches the low bits the table indexes by.
 func symHash(s string) uint64 {
 	var a, b uint64
-	if len(s) <= 16 {
-		for i := 0; i < len(s) && i < 8; i++ {
-			a |= uint64(s[i]) << (8 * i)
-		}
-		for i := 8; i < len(s); i++ {
-			b |= uint64(s[i]) << (8 * (i - 8))
-		}
-	} else { // not a ticker, but the engine accepts any string
+	switch n := len(s); {
+	case n > 16: // not a ticker, but the engine accepts any string
 		a = 14695981039346656037
-		for i := 0; i < len(s); i++ {
+		for i := 0; i < n; i++ {
 			a = (a ^ uint64(s[i])) * 1099511628211
 		}
+	case n >= 8:
+		a, b = le64(s[:8]), le64(s[n-8:])
+	case n >= 4:
+		a = uint64(le32(s[:4])) | uint64(le32(s[n-4:]))<<32
+	case n > 0:
+		a = uint64(s[0]) | uint64(s[n/2])<<8 | uint64(s[n-1])<<16
 	}
-	h := (a^uint64(len(s)))*0x9e3779b97f4a7c15 ^ b*0xc2b2ae3d27d4eb4f
-	return h ^ h>>31
+	hi, lo := bits.Mul64(a^0x9e3779b97f4a7c15, b^uint64(len(s))^0xc2b2ae3d27d4eb4f)
+	return hi ^ lo
+}
+
+// le64 is the first 8 bytes of s as a little-endian word.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// le32 is the first 4 bytes of s as a little-endian word.
+func le32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // tagOf is the slot tag of hash h: its high half, with 0 reserved for empty slots.
