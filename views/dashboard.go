@@ -129,12 +129,12 @@ func writePanel(w io.Writer, i int, empty string, embed bool) error {
 // a summary equal in every field to the one it was rendered from (MarketSummary reads
 // nothing else), so it is never stale; summaries that share a slot replace each other.
 func pageSummary(s market.Summary) templ.Component {
-	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
 		slot := &summarySlots[summarySlot(s)]
 		m := slot.Load()
 		if m == nil || !sameSummary(m.sum, s) {
-			var b strings.Builder
-			if err := MarketSummary(s, 0).Render(ctx, &b); err != nil {
+			var b strings.Builder // rendered outside the page's context, for every page
+			if err := MarketSummary(s, 0).Render(context.Background(), &b); err != nil {
 				return err
 			}
 			m = &summaryMarkup{sum: s, html: b.String()}
