@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,9 +77,10 @@ func (s *Sessions) PeekCounted(ctx context.Context, id string, counter Counter, 
 		key      string
 	)
 	if handle, known := s.handles.get(id); known {
-		key = rc.prefix + anonKey
 		if handle != "" {
 			key = rc.prefix + userKeyPrefix + handle
+		} else {
+			key = rc.prefix + anonKey
 		}
 		get := redis.NewStringCmd(ctx, "get", ps.prefix+id)
 		incr := redis.NewIntCmd(ctx, "incr", key)
@@ -124,17 +126,28 @@ func (s *Sessions) PeekCounted(ctx context.Context, id string, counter Counter, 
 	if found {
 		st = s.valid(id, []byte(rec))
 	}
-	want := rc.prefix + anonKey
-	if st.SignedIn() {
-		want = rc.prefix + userKeyPrefix + st.Handle
-	}
 	if st != nil {
 		s.handles.put(id, st.Handle)
 	}
-	if key != want {
+	if !countedAs(key, rc.prefix, st, anonKey, userKeyPrefix) {
 		return s.count(ctx, st, counter, anonKey, userKeyPrefix, window)
 	}
 	return st, Count{Key: key[len(rc.prefix):], N: n, Reset: time.Now().Add(time.Duration(ttlMs) * time.Millisecond)}, nil
+}
+
+// countedAs reports whether key (with the counter's prefix) is where st's request counts:
+// prefix+userKeyPrefix+handle when signed in, else prefix+anonKey. It compares the pieces
+// rather than build the key again, on every request.
+func countedAs(key, prefix string, st *State, anonKey, userKeyPrefix string) bool {
+	rest, ok := strings.CutPrefix(key, prefix)
+	if !ok {
+		return false
+	}
+	if !st.SignedIn() {
+		return rest == anonKey
+	}
+	handle, ok := strings.CutPrefix(rest, userKeyPrefix)
+	return ok && handle == st.Handle
 }
 
 // handleCache remembers which user's key a session id counts under ("" for a signed-out

@@ -128,3 +128,21 @@ func TestPeekCountedKnownSession(t *testing.T) {
 		t.Fatalf("after logout: %+v counted %+v", st, cnt)
 	}
 }
+
+// TestCountedAs checks the comparison of a counted key with the one a session belongs
+// under against building that key.
+func TestCountedAs(t *testing.T) {
+	in := &State{ID: "s", UserID: 7, Handle: "ann", CSRF: "t"}
+	out := &State{ID: "s"}
+	for _, key := range []string{"p:rl:user:ann", "p:rl:user:an", "p:rl:user:annx", "p:rl:ip:1.2.3.4", "rl:user:ann", "p:rl:ip:1.2.3.", "p:", ""} {
+		for _, st := range []*State{in, out, nil} {
+			want := "p:rl:ip:1.2.3.4"
+			if st.SignedIn() {
+				want = "p:rl:user:" + st.Handle
+			}
+			if got := countedAs(key, "p:", st, "rl:ip:1.2.3.4", "rl:user:"); got != (key == want) {
+				t.Errorf("countedAs(%q, %+v) = %v, want %v", key, st, got, key == want)
+			}
+		}
+	}
+}

@@ -594,10 +594,10 @@ func (f *Feed) History(ctx context.Context, from uint64) ([]stream.Batch, error)
 	return out, nil
 }
 
-// Summary is the market summary over symbols from the latest emission's figures, for
-// page loads on any instance.
-func (f *Feed) Summary(symbols []string) market.Summary {
-	return f.snap.Load().Summary(symbols)
+// Summary is the market summary over sel's symbols from the latest emission's figures,
+// for page loads on any instance (which share sel's summary of each emission).
+func (f *Feed) Summary(sel *market.Selection) market.Summary {
+	return f.snap.Load().SummaryOf(sel)
 }
 
 // Health is nil while emissions arrive from a live feed. It reports the leader's feed

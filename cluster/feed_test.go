@@ -98,7 +98,7 @@ func TestFeedLeaderAndFollower(t *testing.T) {
 	if events == 0 {
 		t.Fatal("no events in the emissions compared")
 	}
-	if s := b.Summary(testSymbols); s.UniverseSize != len(testSymbols) || s.Ticks60s == 0 {
+	if s := b.Summary(market.NewSelection(testSymbols)); s.UniverseSize != len(testSymbols) || s.Ticks60s == 0 {
 		t.Fatalf("B's market summary from the bus: %+v", s)
 	}
 	if err := b.Health(); err != nil {

@@ -55,18 +55,24 @@ func (h *Handlers) NewApp() *fiber.App {
 	return app
 }
 
+// The Content-Security-Policy of pages and of embeds, which other sites may frame.
+const (
+	cspBase  = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors "
+	cspPage  = cspBase + "'none'"
+	cspEmbed = cspBase + "*"
+)
+
 // securityHeaders sets the headers every answer carries. Embed pages relax frame-ancestors.
 func securityHeaders(c *fiber.Ctx) error {
-	frame := "'none'"
-	if isEmbedPath(c.Path()) {
-		frame = "*"
+	embed := isEmbedPath(c.Path())
+	if embed {
+		c.Set("Content-Security-Policy", cspEmbed)
+	} else {
+		c.Set("Content-Security-Policy", cspPage)
 	}
-	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; "+
-		"img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "+
-		"form-action 'self'; frame-ancestors "+frame)
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("Referrer-Policy", "same-origin")
-	if frame == "'none'" {
+	if !embed {
 		c.Set("X-Frame-Options", "DENY")
 	}
 	return c.Next()

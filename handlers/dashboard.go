@@ -13,7 +13,7 @@ import (
 // ShowDashboard handles "GET /dashboard".
 func (h *Handlers) ShowDashboard(c *fiber.Ctx) error {
 	u := accountOf(c)
-	ctx, cancel := timeout(c, 5*time.Second)
+	ctx, cancel := chainCtx(c)
 	defer cancel()
 	us, err := h.settings.Get(ctx, u.ID)
 	if err != nil {
@@ -36,7 +36,7 @@ func (h *Handlers) ShowDashboard(c *fiber.Ctx) error {
 	}
 	d.Summary.UniverseSize = set.Len()
 	if h.market != nil {
-		d.Summary = h.market.Summary(set.Symbols())
+		d.Summary = h.market.Summary(set.Selection())
 	}
 	return render(c, fiber.StatusOK, views.DashboardPage(h.page(c, "Dashboard"), d))
 }

@@ -185,7 +185,7 @@ func (h *Handlers) summaryOf(ctx context.Context, userID int64) (market.Summary,
 		return market.Summary{}, err
 	}
 	if h.market != nil {
-		return h.market.Summary(set.Symbols()), nil
+		return h.market.Summary(set.Selection()), nil
 	}
 	return market.Summary{Breadth: 50, Activity: market.ActivityQuiet, UniverseSize: set.Len()}, nil
 }

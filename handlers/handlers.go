@@ -68,7 +68,7 @@ type Check struct {
 
 // MarketView is what pages read from the running market: a summary for a set of symbols.
 type MarketView interface {
-	Summary(symbols []string) market.Summary
+	Summary(sel *market.Selection) market.Summary
 }
 
 // SymbolData is what the watchlist and symbol pages read from the running market

@@ -26,8 +26,30 @@ const (
 	localUser    = "view_user"
 	localCSRF    = "csrf_token"
 	localIP      = "client_ip"
-	localBearer  = "bearer" // the API token of a bearer request (*credentials.Credential)
+	localBearer  = "bearer"    // the API token of a bearer request (*credentials.Credential)
+	localChain   = "chain_ctx" // the context of the chain's dependency calls (chainCtx)
 )
+
+// chainTimeout bounds the dependency calls of the middleware chain and of the handler
+// after it that uses chainCtx, all together.
+const chainTimeout = 5 * time.Second
+
+// chainCtx is the context for a dependency call of the middleware chain (rateLimit to
+// csrfProtect) or of a hot handler after it: one deadline, chainTimeout after rateLimit
+// began, shared by all of them, so a request arms one timer rather than one per call
+// (several per GET /dashboard, which showed in its profile). Without rateLimit before it
+// (a test that calls a step directly) a call gets a deadline of its own. cancel is for
+// the caller to defer either way.
+func chainCtx(c *fiber.Ctx) (ctx context.Context, cancel context.CancelFunc) {
+	if ctx, ok := c.Locals(localChain).(context.Context); ok {
+		return ctx, noCancel
+	}
+	return timeout(c, chainTimeout)
+}
+
+// noCancel is chainCtx's cancel of the shared context: rateLimit cancels it when the
+// request is done.
+func noCancel() {}
 
 // The middleware of every counted route runs in this order, so a flood costs one counter
 // step per request and nothing more:
@@ -65,8 +87,9 @@ func accountOf(c *fiber.Ctx) *db.User {
 // reset it. It runs before anything else touches a store: the only read is the session the
 // cookie names, to find the user, done with the count in one step (auth.PeekCounted).
 func (h *Handlers) rateLimit(c *fiber.Ctx) error {
-	ctx, cancel := timeout(c, 3*time.Second)
+	ctx, cancel := timeout(c, chainTimeout)
 	defer cancel()
+	c.Locals(localChain, ctx)
 	if token, ok, err := creds.ParseBearer(c.Get(fiber.HeaderAuthorization)); ok {
 		if err := h.limitBearer(ctx, c, token, err); err != nil {
 			return err
@@ -114,9 +137,13 @@ func (h *Handlers) limit(c *fiber.Ctx, cnt auth.Count, e auth.AuditEntry) error 
 	if remaining < 0 {
 		remaining = 0
 	}
-	c.Set("X-RateLimit-Limit", strconv.Itoa(h.rateLimitN))
-	c.Set("X-RateLimit-Remaining", strconv.FormatInt(remaining, 10))
-	c.Set("X-RateLimit-Reset", strconv.Itoa(secs))
+	// Every counted answer carries these: the numbers are written into a buffer on the
+	// stack, which the header copies, rather than into new strings.
+	var num [20]byte
+	hdr := &c.Response().Header
+	hdr.SetBytesV("X-RateLimit-Limit", strconv.AppendInt(num[:0], int64(h.rateLimitN), 10))
+	hdr.SetBytesV("X-RateLimit-Remaining", strconv.AppendInt(num[:0], remaining, 10))
+	hdr.SetBytesV("X-RateLimit-Reset", strconv.AppendInt(num[:0], int64(secs), 10))
 	if n > int64(h.rateLimitN) {
 		h.httpStats.RateLimited()
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
@@ -140,7 +167,7 @@ func (h *Handlers) withSession(c *fiber.Ctx) error {
 	if st == nil {
 		st = &auth.State{}
 	} else {
-		ctx, cancel := timeout(c, 3*time.Second)
+		ctx, cancel := chainCtx(c)
 		err := h.sessions.Touch(ctx, st, h.device(c))
 		cancel()
 		if err != nil {
@@ -164,7 +191,7 @@ func (h *Handlers) withUser(c *fiber.Ctx) error {
 	if !st.SignedIn() {
 		return c.Next()
 	}
-	ctx, cancel := timeout(c, 5*time.Second)
+	ctx, cancel := chainCtx(c)
 	defer cancel()
 	u, err := h.accounts.Current(ctx, st.UserID)
 	switch {
@@ -195,7 +222,7 @@ func (h *Handlers) csrfProtect(c *fiber.Ctx) error {
 	switch c.Method() {
 	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions, fiber.MethodTrace:
 		if st.CSRF == "" && pageRoute(c) {
-			ctx, cancel := timeout(c, 3*time.Second)
+			ctx, cancel := chainCtx(c)
 			issued, err := h.sessions.Issue(ctx)
 			cancel()
 			if err != nil {

@@ -3,10 +3,13 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/tickstock/tickstock/auth"
 	"github.com/tickstock/tickstock/db"
@@ -212,4 +215,37 @@ func TestTrustedProxies(t *testing.T) {
 			t.Fatalf("the proxy's own requests: %d", got)
 		}
 	})
+}
+
+// TestChainCtx checks that a step after rateLimit gets the chain's context, which the
+// step's cancel leaves alone for the steps after it, and that a step run without rateLimit
+// gets a deadline of its own.
+func TestChainCtx(t *testing.T) {
+	app := fiber.New()
+	app.Get("/alone", func(c *fiber.Ctx) error {
+		ctx, cancel := chainCtx(c)
+		defer cancel()
+		if d, ok := ctx.Deadline(); !ok || time.Until(d) > chainTimeout || time.Until(d) < chainTimeout-time.Second {
+			t.Errorf("a step without rateLimit: deadline %v, %v", d, ok)
+		}
+		return nil
+	})
+	app.Get("/chain", func(c *fiber.Ctx) error {
+		chain, cancel := context.WithTimeout(context.Background(), chainTimeout)
+		defer cancel()
+		c.Locals(localChain, chain)
+		for range 3 {
+			ctx, cancel := chainCtx(c)
+			cancel()
+			if ctx != chain || ctx.Err() != nil {
+				t.Errorf("a step's context is not the chain's, or the step's cancel ended it")
+			}
+		}
+		return nil
+	})
+	for _, path := range []string{"/alone", "/chain"} {
+		if _, err := app.Test(httptest.NewRequest("GET", path, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -376,16 +376,16 @@ func (r *Runner) Snapshot() *Snapshot {
 	return r.eng.Snapshot()
 }
 
-// Summary is the market summary over symbols now, from a snapshot at most summaryMaxAge
-// old.
-func (r *Runner) Summary(symbols []string) Summary {
+// Summary is the market summary over sel's symbols now, from a snapshot at most
+// summaryMaxAge old (so pages loaded meanwhile share sel's summary of it).
+func (r *Runner) Summary(sel *Selection) Summary {
 	now := time.Now()
 	if t := r.recent.Load(); t != nil && now.Sub(t.at) < summaryMaxAge {
-		return t.snap.Summary(symbols)
+		return t.snap.SummaryOf(sel)
 	}
 	snap := r.Snapshot()
 	r.recent.Store(&timedSnapshot{snap: snap, at: now})
-	return snap.Summary(symbols)
+	return snap.SummaryOf(sel)
 }
 
 // Metrics returns the counters for monitoring.

@@ -50,7 +50,7 @@ func TestRunnerDrainWhileRunning(t *testing.T) {
 			default:
 			}
 			_ = r.Metrics()
-			_ = r.Summary([]string{"S00001", "S00002"})
+			_ = r.Summary(NewSelection([]string{"S00001", "S00002"}))
 		}
 	}()
 	var got []Event
@@ -277,7 +277,7 @@ func TestRunnerAddSymbolsAndView(t *testing.T) {
 	if m := r.Metrics(); m.Feed.Symbols != 6 {
 		t.Fatalf("metrics %+v", m.Feed)
 	}
-	if s := r.Summary([]string{"WLNEW"}); s.Ticks10s == 0 {
+	if s := r.Summary(NewSelection([]string{"WLNEW"})); s.Ticks10s == 0 {
 		t.Fatalf("summary %+v", s)
 	}
 	states := r.SymbolStates([]string{"WLNEW", "NEVER"})

@@ -8,17 +8,32 @@ import "github.com/tickstock/tickstock/market"
 type SymbolSet struct {
 	set  map[string]struct{}
 	list []string // sorted
+	sel  *market.Selection
 }
 
 // NewSymbolSet builds a set from symbol lists (duplicates are fine), the union of them all.
 func NewSymbolSet(lists ...[]string) SymbolSet {
-	list := market.UnionSymbols(lists...)
+	sel := market.NewSelection(lists...)
+	list := sel.Symbols()
 	set := make(map[string]struct{}, len(list))
 	for _, s := range list {
 		set[s] = struct{}{}
 	}
-	return SymbolSet{set: set, list: list}
+	return SymbolSet{set: set, list: list, sel: sel}
 }
+
+// Selection is the set as a market.Selection, for its market summary. The set's
+// Selection lives as long as the set, which SymbolSet caches for everyone who selected
+// the same universes, so page loads share its summary of each market snapshot.
+func (s SymbolSet) Selection() *market.Selection {
+	if s.sel == nil {
+		return noSymbols
+	}
+	return s.sel
+}
+
+// noSymbols is the zero SymbolSet's Selection.
+var noSymbols = market.NewSelection()
 
 // Has reports whether sym is in the set. It does not allocate.
 func (s SymbolSet) Has(sym string) bool {

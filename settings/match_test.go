@@ -167,8 +167,11 @@ func TestSymbolSet(t *testing.T) {
 	if !s.Has("JPM") || s.Has("SPY") || s.Has("") {
 		t.Fatal("Has is wrong")
 	}
+	if got := s.Selection().Symbols(); fmt.Sprint(got) != "[AAPL JPM MSFT]" || s.Selection() != s.Selection() {
+		t.Fatalf("the set's selection is %v, or not one selection", got)
+	}
 	var zero settings.SymbolSet
-	if zero.Has("AAPL") || zero.Len() != 0 {
+	if zero.Has("AAPL") || zero.Len() != 0 || len(zero.Selection().Symbols()) != 0 {
 		t.Fatal("the zero set is not empty")
 	}
 	if settings.Shows(high("AAPL", 1, 1), settings.DefaultFilters(), zero) {

@@ -3,9 +3,10 @@ package views
 import (
 	"context"
 	"io"
-	"strconv"
+	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/a-h/templ"
@@ -59,19 +60,22 @@ type panelDef struct {
 // frame is a panel's markup before and after its empty hint's text.
 type frame struct{ head, tail string }
 
-type frameKey struct {
-	id    string
-	embed bool
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // panelFrames renders every panel's frame once, for pages and for embeds: nothing in it
 // changes between pages, and rendering it (ids, test ids, escaping) took a fifth of the
-// CPU of a GET /dashboard.
-var panelFrames = sync.OnceValue(func() map[frameKey]frame {
+// CPU of a GET /dashboard. Frames are indexed like livePanels, then by embed (0 for pages,
+// 1 for embeds).
+var panelFrames = sync.OnceValue(func() [][2]frame {
 	const slot = "EMPTYHINTSLOT" // text that escaping leaves as it is
-	frames := make(map[frameKey]frame, 2*len(livePanels))
-	for _, pd := range livePanels {
-		for _, embed := range []bool{false, true} {
+	frames := make([][2]frame, len(livePanels))
+	for i, pd := range livePanels {
+		for e, embed := range []bool{false, true} {
 			var b strings.Builder
 			ctx := templ.WithChildren(context.Background(), emptyHint(pd.id, slot, false))
 			if err := panelFrame(pd, embed).Render(ctx, &b); err != nil {
@@ -81,26 +85,87 @@ var panelFrames = sync.OnceValue(func() map[frameKey]frame {
 			if !ok {
 				panic("views: panel frame " + pd.id + " has no place for its empty hint")
 			}
-			frames[frameKey{pd.id, embed}] = frame{head, tail}
+			frames[i][e] = frame{head, tail}
 		}
 	}
 	return frames
 })
 
-// panel is one live table (panelFrame around its emptyHint). Only the hint's text varies
-// between pages, so the rest comes from panelFrames.
-func panel(pd panelDef, empty string, embed bool) templ.Component {
-	f := panelFrames()[frameKey{pd.id, embed}]
+// panels writes the live panels d shows (panelFrame around emptyHint, for each). Only the
+// hints' text varies between pages, so the rest comes from panelFrames; the hints share
+// their universes and time (emptyWhere).
+func panels(d Dashboard) templ.Component {
 	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
-		if _, err := io.WriteString(w, f.head); err != nil {
-			return err
+		st := d.userSettings()
+		where := emptyWhere(st.Selections.HighLow, d.Since)
+		for i, pd := range livePanels {
+			if !d.Shows(pd.id) {
+				continue
+			}
+			if err := writePanel(w, i, emptyText(pd.id, st.Filters, where), d.Embed); err != nil {
+				return err
+			}
 		}
-		if _, err := io.WriteString(w, templ.EscapeString(empty)); err != nil {
-			return err
+		return nil
+	})
+}
+
+// writePanel writes livePanels[i] with its empty hint's text.
+func writePanel(w io.Writer, i int, empty string, embed bool) error {
+	f := panelFrames()[i][b2i(embed)]
+	if _, err := io.WriteString(w, f.head); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, templ.EscapeString(empty)); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, f.tail)
+	return err
+}
+
+// pageSummary is the market summary of a page load (MarketSummary without an emission
+// time). Pages loaded while one market snapshot stands show the same summary for the same
+// universes, so its markup is rendered once and kept in a small table. An entry serves only
+// a summary equal in every field to the one it was rendered from (MarketSummary reads
+// nothing else), so it is never stale; summaries that share a slot replace each other.
+func pageSummary(s market.Summary) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		slot := &summarySlots[summarySlot(s)]
+		m := slot.Load()
+		if m == nil || !sameSummary(m.sum, s) {
+			var b strings.Builder // rendered outside the page's context, for every page
+			if err := MarketSummary(s, 0).Render(context.Background(), &b); err != nil {
+				return err
+			}
+			m = &summaryMarkup{sum: s, html: b.String()}
+			slot.Store(m)
 		}
-		_, err := io.WriteString(w, f.tail)
+		_, err := io.WriteString(w, m.html)
 		return err
 	})
+}
+
+// summaryMarkup is a page's summary and its markup.
+type summaryMarkup struct {
+	sum  market.Summary
+	html string
+}
+
+// summarySlots hold recent page summaries' markup, one per slot: enough for the distinct
+// market universes of the users active at once.
+var summarySlots [64]atomic.Pointer[summaryMarkup]
+
+// summarySlot spreads summaries over the slots by the fields that tell universes and
+// snapshots apart.
+func summarySlot(s market.Summary) int {
+	h := uint64(s.UniverseSize)*0x9e3779b97f4a7c15 ^ uint64(s.At)*0xbf58476d1ce4e5b9 ^ uint64(s.Ticks300s)*0x94d049bb133111eb
+	return int((h >> 32) % uint64(len(summarySlots)))
+}
+
+// sameSummary reports whether a and b render the same; Breadth is compared bit for bit,
+// since 0 and -0 are equal but format differently.
+func sameSummary(a, b market.Summary) bool {
+	return a == b && math.Float64bits(a.Breadth) == math.Float64bits(b.Breadth)
 }
 
 // livePanels are the dashboard's panels in page order.
@@ -111,18 +176,6 @@ var livePanels = []panelDef{
 	{PanelTrendDown, "Trending down", "", 6, trendHead},
 	{PanelSurgeUp, "Surging up", "", 7, surgeHead},
 	{PanelSurgeDown, "Surging down", "", 7, surgeHead},
-}
-
-// liveAttrs are the live root's attributes. The dashboard's own script (static/js/app.js)
-// reads data-stream-url and drives the stream, shared by the browser's tabs. An embed may
-// be loaded into another site's page by that site's htmx, so it keeps htmx's SSE extension
-// (hx-ext="sse"), which the same sse-swap markup serves.
-func liveAttrs(d Dashboard) templ.Attributes {
-	if d.Embed {
-		return templ.Attributes{"hx-ext": "sse", "sse-connect": d.StreamURL, "sse-close": "logout", "data-embed": true}
-	}
-	return templ.Attributes{"id": "live", "data-stream-url": d.StreamURL,
-		"data-one-row": strconv.FormatBool(d.userSettings().Filters.Display.OneRowPerSymbol)}
 }
 
 // SettingsChange is what a stream tells a page whose user's settings changed while it was

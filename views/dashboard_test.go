@@ -3,6 +3,7 @@ package views
 import (
 	"bytes"
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -217,14 +218,14 @@ func TestLayoutAccessibility(t *testing.T) {
 // rendered whole, for pages and embeds, and that its empty hint is still escaped.
 func TestPanelFromItsFrame(t *testing.T) {
 	const hint = `No <b>"new"</b> highs & lows yet`
-	for _, pd := range livePanels {
+	for i, pd := range livePanels {
 		for _, embed := range []bool{false, true} {
 			var whole, framed bytes.Buffer
 			ctx := templ.WithChildren(context.Background(), emptyHint(pd.id, hint, false))
 			if err := panelFrame(pd, embed).Render(ctx, &whole); err != nil {
 				t.Fatal(err)
 			}
-			if err := panel(pd, hint, embed).Render(context.Background(), &framed); err != nil {
+			if err := writePanel(&framed, i, hint, embed); err != nil {
 				t.Fatal(err)
 			}
 			if whole.String() != framed.String() {
@@ -233,6 +234,32 @@ func TestPanelFromItsFrame(t *testing.T) {
 			if strings.Contains(framed.String(), "<b>") || !strings.Contains(framed.String(), "&lt;b&gt;") {
 				t.Fatalf("panel %s: the empty hint is not escaped: %s", pd.id, framed.String())
 			}
+		}
+	}
+}
+
+// TestPageSummary checks that a page's summary from the shared table is the summary
+// rendered afresh, also for summaries that take turns in one slot and for a breadth of -0,
+// which equals 0 but reads "-0".
+func TestPageSummary(t *testing.T) {
+	base := market.Summary{UniverseSize: 103, Activity: market.ActivityQuiet, At: 5}
+	negZero := base
+	negZero.Breadth = math.Copysign(0, -1)
+	busier := base
+	busier.Highs, busier.SymbolsWithHighs = 7, 2
+	if summarySlot(base) != summarySlot(negZero) || summarySlot(base) != summarySlot(busier) {
+		t.Fatal("the test's summaries do not share a slot")
+	}
+	for _, s := range []market.Summary{base, base, negZero, busier, base, busier} {
+		var want, got bytes.Buffer
+		if err := MarketSummary(s, 0).Render(context.Background(), &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := pageSummary(s).Render(context.Background(), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Fatalf("summary %+v from the table:\n%s\nrendered:\n%s", s, got.String(), want.String())
 		}
 	}
 }

@@ -119,54 +119,73 @@ func universeNames(names []string) string {
 // …); since is when the panel started watching (the page load, or the last change of
 // settings).
 func EmptyText(panel string, st settings.Settings, since time.Time) string {
-	f := st.Filters
-	var what string
-	var hidden []string
+	return emptyText(panel, st.Filters, emptyWhere(st.Selections.HighLow, since))
+}
+
+// emptyWhere is the part of an empty state that names the universes and the time, " in
+// TECH_UNIVERSE since 09:31 ET": the same for every panel of a page, so a page makes it once.
+func emptyWhere(highlow []string, since time.Time) string {
+	return " in " + universeNames(highlow) + " since " + minuteET(since)
+}
+
+// emptyText is EmptyText around a ready-made where (emptyWhere). The sentence is put
+// together in one concatenation: a page says six of them.
+func emptyText(panel string, f settings.Filters, where string) string {
+	var qualifier, what, hidden string
 	switch panel {
 	case PanelHighs, PanelLows:
 		what = "new highs"
 		if panel == PanelLows {
 			what = "new lows"
 		}
-		if f.HighLow.MinCount > 0 {
-			hidden = append(hidden, "below count "+thousands(f.HighLow.MinCount))
-		}
-		if f.HighLow.MinVolume > 0 {
-			hidden = append(hidden, "below "+thousands(f.HighLow.MinVolume)+" shares")
-		}
-		if len(hidden) > 0 {
-			hidden = []string{"filters hide those " + strings.Join(hidden, " or ")}
+		count, vol := f.HighLow.MinCount > 0, f.HighLow.MinVolume > 0
+		switch {
+		case count && vol:
+			hidden = "filters hide those below count " + thousands(f.HighLow.MinCount) + " or below " + thousands(f.HighLow.MinVolume) + " shares"
+		case count:
+			hidden = "filters hide those below count " + thousands(f.HighLow.MinCount)
+		case vol:
+			hidden = "filters hide those below " + thousands(f.HighLow.MinVolume) + " shares"
 		}
 	case PanelTrendUp, PanelTrendDown:
-		dir, other := "uptrends", settings.DirectionDown
+		qualifier = strengthWords(f.Trends.MinStrength)
+		other, otherWhat := settings.DirectionDown, "downtrends"
+		what = "uptrends"
 		if panel == PanelTrendDown {
-			dir, other = "downtrends", settings.DirectionUp
+			what, other, otherWhat = "downtrends", settings.DirectionUp, "uptrends"
 		}
-		what = strengthWords(f.Trends.MinStrength) + dir
 		if f.Trends.Direction == other {
-			hidden = append(hidden, "your filters show "+map[string]string{settings.DirectionUp: "uptrends", settings.DirectionDown: "downtrends"}[other]+" only")
+			hidden = "your filters show " + otherWhat + " only"
 		} else if f.Trends.MinStrength != settings.StrengthWeak {
-			hidden = append(hidden, "filters hide weaker ones")
+			hidden = "filters hide weaker ones"
 		}
 	case PanelSurgeUp, PanelSurgeDown:
-		what = strengthWords(f.Surges.MinStrength) + "surges"
+		qualifier, what = strengthWords(f.Surges.MinStrength), "surges"
 		if f.Surges.MinStrength != settings.StrengthWeak {
-			hidden = append(hidden, "filters hide weaker ones")
+			hidden = "filters hide weaker ones"
 		}
 		if f.Surges.Trigger == settings.TriggerPriceAndVolume {
-			hidden = append(hidden, "only price-and-volume surges show")
+			hidden = alsoHidden(hidden, "only price-and-volume surges show")
 		}
 		if len(f.Surges.PriceRanges) < len(settings.PriceRangeOptions()) {
-			hidden = append(hidden, "only "+rangeWords(f.Surges.PriceRanges)+" stocks show")
+			hidden = alsoHidden(hidden, "only "+rangeWords(f.Surges.PriceRanges)+" stocks show")
 		}
 	default:
 		return ""
 	}
-	s := "No " + what + " in " + universeNames(st.Selections.HighLow) + " since " + minuteET(since)
-	if len(hidden) > 0 {
-		s += " — " + strings.Join(hidden, "; ")
+	sep := ""
+	if hidden != "" {
+		sep = " — "
 	}
-	return s
+	return "No " + qualifier + what + where + sep + hidden
+}
+
+// alsoHidden adds one more way the filters hide events to an empty state's list of them.
+func alsoHidden(hidden, more string) string {
+	if hidden == "" {
+		return more
+	}
+	return hidden + "; " + more
 }
 
 // strengthWords is the strength qualifier of an empty state: "" for weak (everything),

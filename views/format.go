@@ -28,8 +28,11 @@ func clock(ms market.Millis) string {
 // clockET formats an instant as "10:42:05 ET", for times that stand alone in a sentence.
 func clockET(t time.Time) string { return t.In(newYork).Format("15:04:05") + " ET" }
 
-// minuteET formats an instant as "09:31 ET".
-func minuteET(t time.Time) string { return t.In(newYork).Format("15:04") + " ET" }
+// minuteET formats an instant as "09:31 ET" (in one allocation: every page says it).
+func minuteET(t time.Time) string {
+	var b [8]byte
+	return string(t.In(newYork).AppendFormat(b[:0], "15:04")) + " ET"
+}
 
 // price formats a price with cents, or four decimals under $1, with thousands separators
 // ($1,234.50).
