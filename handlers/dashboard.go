@@ -26,6 +26,7 @@ func (h *Handlers) ShowDashboard(c *fiber.Ctx) error {
 		Filters:   us.Filters,
 		Since:     time.Now(),
 		Summary:   market.Summary{Breadth: 50, Activity: market.ActivityQuiet},
+		Summaries: h.summaries,
 	}
 	set, err := h.settings.TrackerSymbols(ctx, us.Settings, settings.TrackerMarket)
 	if err != nil {

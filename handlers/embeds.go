@@ -161,9 +161,10 @@ func (h *Handlers) ShowEmbed(c *fiber.Ctx) error {
 		return err
 	}
 	v := views.EmbedView{
-		Dashboard: views.Dashboard{StreamURL: "/embed/" + token + "/stream", Summary: summary, Embed: true, Panels: opts.panels},
-		Theme:     opts.theme,
-		SiteURL:   c.BaseURL(),
+		Dashboard: views.Dashboard{StreamURL: "/embed/" + token + "/stream", Summary: summary, Embed: true, Panels: opts.panels,
+			Summaries: h.summaries},
+		Theme:   opts.theme,
+		SiteURL: c.BaseURL(),
 	}
 	c.Vary("HX-Request")
 	c.Set(fiber.HeaderCacheControl, "no-cache")

@@ -103,6 +103,7 @@ type Handlers struct {
 	metrics        *metrics.Collector
 	httpStats      *metrics.HTTPStats
 	slots          StreamSlots
+	summaries      *views.SummaryCache // page-load market summaries' markup, shared
 	rechecking     atomic.Bool
 }
 
@@ -120,6 +121,7 @@ func New(d Deps) *Handlers {
 		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market, slots: d.StreamSlots,
 		symbols: d.Symbols, credentials: d.Credentials,
 		adminAudit: d.AdminAudit, metrics: d.Metrics, httpStats: d.HTTPStats,
+		summaries: &views.SummaryCache{},
 	}
 	if d.Bus != nil && d.Hub != nil {
 		hub := d.Hub

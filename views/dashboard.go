@@ -28,6 +28,8 @@ type Dashboard struct {
 	Embed   bool       // read-only embed: no navigation, no settings link, htmx's own SSE client
 	Alerts  AlertsView // the user's watchlist alerts (alerts.templ)
 	Panels  []string   // the panels an embed shows (see PanelIDs); nil: all of them
+	// Summaries shares the summary's markup between page loads (nil: rendered each time).
+	Summaries *SummaryCache
 }
 
 // userSettings are the user's universes and filters as the empty states read them.
@@ -123,14 +125,23 @@ func writePanel(w io.Writer, i int, empty string, embed bool) error {
 	return err
 }
 
-// pageSummary is the market summary of a page load (MarketSummary without an emission
-// time). Pages loaded while one market snapshot stands show the same summary for the same
-// universes, so its markup is rendered once and kept in a small table. An entry serves only
-// a summary equal in every field to the one it was rendered from (MarketSummary reads
-// nothing else), so it is never stale; summaries that share a slot replace each other.
-func pageSummary(s market.Summary) templ.Component {
+// SummaryCache keeps the markup of recent page-load market summaries (MarketSummary
+// without an emission time). Pages loaded while one market snapshot stands show the same
+// summary for the same universes, so its markup is rendered once and kept in a small
+// table. An entry serves only a summary equal in every field to the one it was rendered
+// from (MarketSummary reads nothing else), so it is never stale; summaries that share a
+// slot replace each other. The zero value is ready; the handlers keep one for the app.
+type SummaryCache struct {
+	slots [64]atomic.Pointer[summaryMarkup] // enough for the market universes in use at once
+}
+
+// pageSummary is s's markup from sc, or rendered afresh without a cache.
+func pageSummary(sc *SummaryCache, s market.Summary) templ.Component {
+	if sc == nil {
+		return MarketSummary(s, 0)
+	}
 	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
-		slot := &summarySlots[summarySlot(s)]
+		slot := &sc.slots[summarySlot(s)]
 		m := slot.Load()
 		if m == nil || !sameSummary(m.sum, s) {
 			var b strings.Builder // rendered outside the page's context, for every page
@@ -151,15 +162,11 @@ type summaryMarkup struct {
 	html string
 }
 
-// summarySlots hold recent page summaries' markup, one per slot: enough for the distinct
-// market universes of the users active at once.
-var summarySlots [64]atomic.Pointer[summaryMarkup]
-
 // summarySlot spreads summaries over the slots by the fields that tell universes and
 // snapshots apart.
 func summarySlot(s market.Summary) int {
 	h := uint64(s.UniverseSize)*0x9e3779b97f4a7c15 ^ uint64(s.At)*0xbf58476d1ce4e5b9 ^ uint64(s.Ticks300s)*0x94d049bb133111eb
-	return int((h >> 32) % uint64(len(summarySlots)))
+	return int((h >> 32) % uint64(len(SummaryCache{}.slots)))
 }
 
 // sameSummary reports whether a and b render the same; Breadth is compared bit for bit,

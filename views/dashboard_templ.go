@@ -242,7 +242,7 @@ func DashboardBody(d Dashboard) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = pageSummary(d.Summary).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = pageSummary(d.Summaries, d.Summary).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -250,12 +250,13 @@ func TestPageSummary(t *testing.T) {
 	if summarySlot(base) != summarySlot(negZero) || summarySlot(base) != summarySlot(busier) {
 		t.Fatal("the test's summaries do not share a slot")
 	}
+	var cache SummaryCache
 	for _, s := range []market.Summary{base, base, negZero, busier, base, busier} {
 		var want, got bytes.Buffer
 		if err := MarketSummary(s, 0).Render(context.Background(), &want); err != nil {
 			t.Fatal(err)
 		}
-		if err := pageSummary(s).Render(context.Background(), &got); err != nil {
+		if err := pageSummary(&cache, s).Render(context.Background(), &got); err != nil {
 			t.Fatal(err)
 		}
 		if got.String() != want.String() {
