@@ -17,9 +17,9 @@ func TestDecodeCacheGivesEachCallerItsOwnState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c decodeCache
+	c := decodeCache{states: capped[State]{limit: maxDecoded}}
 	for _, id := range []string{"a", "b", "a"} {
-		got, want := c.decode(id, rec), decode(id, rec)
+		got, want := c.decode(id, string(rec)), decode(id, rec)
 		if *got != *want {
 			t.Fatalf("cached %+v, decoded %+v", *got, *want)
 		}
@@ -28,10 +28,10 @@ func TestDecodeCacheGivesEachCallerItsOwnState(t *testing.T) {
 	}
 	st.seen = now.Add(2 * time.Minute)
 	touched, _ := json.Marshal(st.record())
-	if got := c.decode("a", touched); !got.seen.Equal(st.seen) || got.Handle != "h7" {
+	if got := c.decode("a", string(touched)); !got.seen.Equal(st.seen) || got.Handle != "h7" {
 		t.Fatalf("after a touch: %+v", *got)
 	}
-	if got := c.decode("a", []byte(`{"uid":7`)); got != nil {
+	if got := c.decode("a", `{"uid":7`); got != nil {
 		t.Fatalf("a damaged record decoded to %+v", *got)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -124,7 +123,7 @@ func (s *Sessions) PeekCounted(ctx context.Context, id string, counter Counter, 
 	}
 	var st *State
 	if found {
-		st = s.valid(id, []byte(rec))
+		st = s.valid(id, rec)
 	}
 	if st != nil {
 		s.handles.put(id, st.Handle)
@@ -150,32 +149,11 @@ func countedAs(key, prefix string, st *State, anonKey, userKeyPrefix string) boo
 	return ok && handle == st.Handle
 }
 
-// handleCache remembers which user's key a session id counts under ("" for a signed-out
-// session), so PeekCounted can count with plain commands. It is only a guess of which key
-// to count: the record read with the count decides, and a wrong guess is corrected.
-type handleCache struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-// maxHandles bounds the cache; when full it starts afresh.
+// maxHandles bounds Sessions.handles, which remembers which user's key a session id
+// counts under ("" for a signed-out session), so PeekCounted can count with plain
+// commands. It is only a guess of which key to count: the record read with the count
+// decides, and a wrong guess is corrected.
 const maxHandles = 16384
-
-func (c *handleCache) get(id string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	h, ok := c.m[id]
-	return h, ok
-}
-
-func (c *handleCache) put(id, handle string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxHandles {
-		c.m = make(map[string]string)
-	}
-	c.m[id] = handle
-}
 
 // count counts one request of st (nil: no session) with counter.
 func (s *Sessions) count(ctx context.Context, st *State, counter Counter, anonKey, userKeyPrefix string, window time.Duration) (*State, Count, error) {

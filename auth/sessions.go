@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
 
 	fiberredis "github.com/gofiber/storage/redis/v3"
@@ -86,7 +85,7 @@ type Sessions struct {
 	bus     bus.Bus
 	now     func() time.Time
 	decoded decodeCache
-	handles handleCache // for PeekCounted
+	handles capped[string] // a session id's handle, for PeekCounted (maxHandles)
 }
 
 // SessionConfig chooses where sessions live and where their ends are announced.
@@ -104,7 +103,8 @@ func NewSessions(cfg SessionConfig) *Sessions {
 	if cfg.Bus == nil {
 		panic("auth.NewSessions: SessionConfig.Bus is required")
 	}
-	s := &Sessions{storage: cfg.Storage, bus: cfg.Bus, now: time.Now}
+	s := &Sessions{storage: cfg.Storage, bus: cfg.Bus, now: time.Now,
+		decoded: decodeCache{states: capped[State]{limit: maxDecoded}}, handles: capped[string]{limit: maxHandles}}
 	if cfg.Redis != nil {
 		if s.storage == nil {
 			s.storage = prefixStorage{kvStorage: fiberredis.NewFromConnection(cfg.Redis), rdb: cfg.Redis, prefix: cfg.KeyPrefix + "sess:"}
@@ -133,13 +133,13 @@ func (s *Sessions) Peek(ctx context.Context, id string) (*State, error) {
 	if b == nil {
 		return nil, nil
 	}
-	return s.valid(id, b), nil
+	return s.valid(id, string(b)), nil
 }
 
-// valid decodes the stored record b of session id; nil if it cannot be read or has
+// valid decodes the stored record rec of session id; nil if it cannot be read or has
 // expired.
-func (s *Sessions) valid(id string, b []byte) *State {
-	st := s.decoded.decode(id, b)
+func (s *Sessions) valid(id, rec string) *State {
+	st := s.decoded.decode(id, rec)
 	if st == nil {
 		return nil // written by an older release, or damaged: start afresh
 	}
@@ -183,34 +183,25 @@ func decode(id string, b []byte) *State {
 // JSON took a twentieth of a page's CPU. It is keyed by the record's bytes, so it is never
 // stale: a changed record is a new key.
 type decodeCache struct {
-	mu sync.Mutex
-	m  map[string]State // by record; ID unset
+	states capped[State] // by record; ID unset
 }
 
-// maxDecoded bounds the cache; when full it starts afresh.
+// maxDecoded bounds the cache.
 const maxDecoded = 4096
 
-// decode is decode(id, b), from the cache when b was seen before.
-func (c *decodeCache) decode(id string, b []byte) *State {
-	c.mu.Lock()
-	st, ok := c.m[string(b)]
-	c.mu.Unlock()
-	if ok {
+// decode is decode(id, rec), from the cache when rec was seen before.
+func (c *decodeCache) decode(id, rec string) *State {
+	if st, ok := c.states.get(rec); ok {
 		st.ID = id
 		return &st
 	}
-	p := decode(id, b)
+	p := decode(id, []byte(rec))
 	if p == nil {
 		return nil
 	}
-	st = *p
+	st := *p
 	st.ID = ""
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxDecoded {
-		c.m = make(map[string]State)
-	}
-	c.m[string(b)] = st
-	c.mu.Unlock()
+	c.states.put(rec, st)
 	return p
 }
 

@@ -62,6 +62,7 @@ type panelDef struct {
 // frame is a panel's markup before and after its empty hint's text.
 type frame struct{ head, tail string }
 
+// b2i is a frame's index for embed (0 for pages, 1 for embeds).
 func b2i(b bool) int {
 	if b {
 		return 1
