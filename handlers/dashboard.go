@@ -39,5 +39,5 @@ func (h *Handlers) ShowDashboard(c *fiber.Ctx) error {
 	if h.market != nil {
 		d.Summary = h.market.Summary(set.Selection())
 	}
-	return render(c, fiber.StatusOK, views.DashboardPage(h.page(c, "Dashboard"), d))
+	return render(c, fiber.StatusOK, h.dashPages.Page(h.page(c, "Dashboard"), d))
 }

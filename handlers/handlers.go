@@ -11,6 +11,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/tickstock/tickstock/audit"
 	"github.com/tickstock/tickstock/auth"
@@ -103,7 +104,8 @@ type Handlers struct {
 	metrics        *metrics.Collector
 	httpStats      *metrics.HTTPStats
 	slots          StreamSlots
-	summaries      *views.SummaryCache // page-load market summaries' markup, shared
+	summaries      *views.SummaryCache   // page-load market summaries' markup, shared
+	dashPages      *views.DashboardPages // dashboard pages' markup around their per-load values, shared
 	rechecking     atomic.Bool
 }
 
@@ -121,7 +123,7 @@ func New(d Deps) *Handlers {
 		settings: d.Settings, hub: d.Hub, publisher: d.Publisher, market: d.Market, slots: d.StreamSlots,
 		symbols: d.Symbols, credentials: d.Credentials,
 		adminAudit: d.AdminAudit, metrics: d.Metrics, httpStats: d.HTTPStats,
-		summaries: &views.SummaryCache{},
+		summaries: &views.SummaryCache{}, dashPages: &views.DashboardPages{},
 	}
 	if d.Bus != nil && d.Hub != nil {
 		hub := d.Hub
@@ -167,7 +169,22 @@ func defaultSources(d Deps) metrics.Sources {
 func render(c *fiber.Ctx, status int, comp templ.Component) error {
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return comp.Render(c.UserContext(), c.Response().BodyWriter())
+	return comp.Render(c.UserContext(), bodyWriter{c.Response()})
+}
+
+// bodyWriter appends to a response's body. Unlike fasthttp's own body writer it takes
+// strings as they are, so kept markup (views.DashboardPages) is copied once, not converted
+// to bytes first.
+type bodyWriter struct{ r *fasthttp.Response }
+
+func (w bodyWriter) Write(p []byte) (int, error) {
+	w.r.AppendBody(p)
+	return len(p), nil
+}
+
+func (w bodyWriter) WriteString(s string) (int, error) {
+	w.r.AppendBodyString(s)
+	return len(s), nil
 }
 
 // page is the view model every full page starts from.

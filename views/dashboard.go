@@ -30,6 +30,9 @@ type Dashboard struct {
 	Panels  []string   // the panels an embed shows (see PanelIDs); nil: all of them
 	// Summaries shares the summary's markup between page loads (nil: rendered each time).
 	Summaries *SummaryCache
+	// holes is DashboardPages' mark while it renders a skeleton ("" otherwise): the alert
+	// element and the summary become marks.
+	holes string
 }
 
 // userSettings are the user's universes and filters as the empty states read them.
