@@ -55,6 +55,7 @@ func (dp *DashboardPages) Page(p Page, d Dashboard) templ.Component {
 		return DashboardPage(p, d) // pages only; embeds go through DashboardBody
 	}
 	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		dp.once.Do(dp.init)
 		var buf [256]byte
 		key := d.appendSkeletonKey(buf[:0], p)
 		dp.mu.RLock()
@@ -79,13 +80,15 @@ func (dp *DashboardPages) Page(p Page, d Dashboard) templ.Component {
 	})
 }
 
+// init draws the mark and makes the table, before the first page.
+func (dp *DashboardPages) init() {
+	dp.mark = "tsmark" + rand.Text() // base32: letters and digits, which escaping leaves alone
+	dp.pages = make(map[string]*pageSkeleton)
+}
+
 // build renders d's page with marks in its holes and cuts it there; nil when a mark is not
 // followed by a hole's letter.
 func (dp *DashboardPages) build(ctx context.Context, p Page, d Dashboard) (*pageSkeleton, error) {
-	dp.once.Do(func() {
-		dp.mark = "tsmark" + rand.Text() // base32: letters and digits, which escaping leaves alone
-		dp.pages = make(map[string]*pageSkeleton)
-	})
 	p.CSRF = dp.mark + string(rune(holeCSRF))
 	u := *p.User
 	u.Username = dp.mark + string(rune(holeUser))

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,6 +109,47 @@ func TestDashboardPagesSameBytes(t *testing.T) {
 	dp.mu.RUnlock()
 	if n == 0 || n >= 3000 {
 		t.Fatalf("%d skeletons kept for 3,000 pages", n)
+	}
+}
+
+// TestDashboardPagesConcurrent renders from fresh DashboardPages on several goroutines at
+// once, for the race detector: the first pages race to set the table up and to add
+// skeletons, and every page must still equal DashboardPage's.
+func TestDashboardPagesConcurrent(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 7))
+	sc := &SummaryCache{}
+	for range 40 {
+		var dp DashboardPages
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 4 {
+			var pages []Page
+			var dashes []Dashboard
+			for range 6 {
+				p, d := randomDashboard(r, sc)
+				pages, dashes = append(pages, p), append(dashes, d)
+			}
+			wg.Go(func() {
+				<-start
+				for i := range pages {
+					var got, want bytes.Buffer
+					if err := dp.Page(pages[i], dashes[i]).Render(context.Background(), &got); err != nil {
+						t.Error(err)
+						return
+					}
+					if err := DashboardPage(pages[i], dashes[i]).Render(context.Background(), &want); err != nil {
+						t.Error(err)
+						return
+					}
+					if got.String() != want.String() {
+						t.Error("a page rendered concurrently differs from DashboardPage")
+						return
+					}
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
 	}
 }
 
