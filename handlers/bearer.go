@@ -23,8 +23,7 @@ const tokenRoutes = "GET /stream?format=json, /api/universes, /api/user/universe
 
 // bearerOf returns the API token a bearer request presented (set by rateLimit), or nil.
 func bearerOf(c *fiber.Ctx) *creds.Credential {
-	b, _ := c.Locals(localBearer).(*creds.Credential)
-	return b
+	return stateOf(c).bearer
 }
 
 // isBearer reports whether the request presents a bearer token at all, valid or not, so
@@ -60,7 +59,7 @@ func (h *Handlers) limitBearer(ctx context.Context, c *fiber.Ctx, token string, 
 	if err := h.countRequest(ctx, c, "rl:user:"+cred.OwnerHandle, auth.AuditEntry{UserID: cred.UserID, Handle: cred.OwnerHandle}); err != nil {
 		return err
 	}
-	c.Locals(localBearer, &cred)
+	stateOf(c).bearer = &cred
 	if !tokenMayRead(c.Method(), c.Path(), c.Query("format")) {
 		return tickstock.Errorf(tickstock.EFORBIDDEN, "An API token is read-only: it may only call %s.", tokenRoutes)
 	}
@@ -109,7 +108,7 @@ func (h *Handlers) withTokenOwner(c *fiber.Ctx, b *creds.Credential) error {
 		cancel()
 		return err
 	}
-	c.Locals(localAccount, &u)
+	stateOf(c).account = &u
 	h.credentials.Touch(ctx, *b)
 	cancel()
 	return c.Next()

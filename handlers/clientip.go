@@ -14,12 +14,11 @@ import (
 // the client claimed and is not believed. (Fiber's own ProxyHeader takes the left-most
 // address, which any client can forge.)
 func (h *Handlers) clientIP(c *fiber.Ctx) string {
-	if ip, ok := c.Locals(localIP).(string); ok {
-		return ip
+	rs := stateOf(c)
+	if rs.ip == "" {
+		rs.ip = h.resolveClientIP(c).String()
 	}
-	ip := h.resolveClientIP(c).String()
-	c.Locals(localIP, ip)
-	return ip
+	return rs.ip
 }
 
 func (h *Handlers) resolveClientIP(c *fiber.Ctx) netip.Addr {

@@ -190,12 +190,8 @@ func (w bodyWriter) WriteString(s string) (int, error) {
 // page is the view model every full page starts from.
 func (h *Handlers) page(c *fiber.Ctx, title string) views.Page {
 	p := views.Page{Title: title}
-	if tok, ok := c.Locals(localCSRF).(string); ok {
-		p.CSRF = tok
-	}
-	if u, ok := c.Locals(localUser).(*views.User); ok {
-		p.User = u
-	}
+	rs := stateOf(c)
+	p.CSRF, p.User = rs.csrf, rs.user
 	return p
 }
 

@@ -18,17 +18,32 @@ import (
 	"github.com/tickstock/tickstock/views"
 )
 
-// Locals keys set by middleware.
-const (
-	localPeek    = "session_peek" // the session the cookie names, as read by rateLimit
-	localSession = "session"
-	localAccount = "account"
-	localUser    = "view_user"
-	localCSRF    = "csrf_token"
-	localIP      = "client_ip"
-	localBearer  = "bearer"    // the API token of a bearer request (*credentials.Credential)
-	localChain   = "chain_ctx" // the context of the chain's dependency calls (chainCtx)
-)
+// reqState is what the middleware learns about a request. It is kept in one Locals entry,
+// because each entry costs a linear search with interface comparisons on every read (and
+// often an allocation on every write), and the chain reads a dozen per request.
+type reqState struct {
+	chain   context.Context   // the context of the chain's dependency calls (chainCtx)
+	peek    *auth.State       // the session the cookie names, as read by rateLimit
+	session *auth.State       // the request's session (withSession on)
+	account *db.User          // the signed-in user's row, or nil
+	user    *views.User       // the signed-in user as pages show them, or nil
+	csrf    string            // the session's CSRF token for the page, or ""
+	ip      string            // the client's address (clientIP), once worked out
+	bearer  *creds.Credential // the API token of a bearer request
+}
+
+// localState is the Locals key of a request's reqState.
+const localState = "req_state"
+
+// stateOf returns the request's reqState, made on first use.
+func stateOf(c *fiber.Ctx) *reqState {
+	if s, ok := c.Locals(localState).(*reqState); ok {
+		return s
+	}
+	s := &reqState{}
+	c.Locals(localState, s)
+	return s
+}
 
 // chainTimeout bounds the dependency calls of the middleware chain and of the handler
 // after it that uses chainCtx, all together.
@@ -41,7 +56,7 @@ const chainTimeout = 5 * time.Second
 // (a test that calls a step directly) a call gets a deadline of its own. cancel is for
 // the caller to defer either way.
 func chainCtx(c *fiber.Ctx) (ctx context.Context, cancel context.CancelFunc) {
-	if ctx, ok := c.Locals(localChain).(context.Context); ok {
+	if ctx := stateOf(c).chain; ctx != nil {
 		return ctx, noCancel
 	}
 	return timeout(c, chainTimeout)
@@ -72,14 +87,12 @@ func noCancel() {}
 // sessionOf returns the request's session (set by withSession; never nil after it). A
 // visitor without a session has a State with no ID.
 func sessionOf(c *fiber.Ctx) *auth.State {
-	st, _ := c.Locals(localSession).(*auth.State)
-	return st
+	return stateOf(c).session
 }
 
 // accountOf returns the signed-in user's row, or nil when signed out.
 func accountOf(c *fiber.Ctx) *db.User {
-	u, _ := c.Locals(localAccount).(*db.User)
-	return u
+	return stateOf(c).account
 }
 
 // rateLimit counts every request per user (per client IP when signed out) in one-minute
@@ -89,7 +102,8 @@ func accountOf(c *fiber.Ctx) *db.User {
 func (h *Handlers) rateLimit(c *fiber.Ctx) error {
 	ctx, cancel := timeout(c, chainTimeout)
 	defer cancel()
-	c.Locals(localChain, ctx)
+	rs := stateOf(c)
+	rs.chain = ctx
 	if token, ok, err := creds.ParseBearer(c.Get(fiber.HeaderAuthorization)); ok {
 		if err := h.limitBearer(ctx, c, token, err); err != nil {
 			return err
@@ -104,7 +118,7 @@ func (h *Handlers) rateLimit(c *fiber.Ctx) error {
 	if err != nil {
 		return fmt.Errorf("rate limit: %w", err)
 	}
-	c.Locals(localPeek, st)
+	rs.peek = st
 	var e auth.AuditEntry
 	if st.SignedIn() {
 		e.UserID, e.Handle = st.UserID, st.Handle
@@ -160,8 +174,9 @@ func (h *Handlers) limit(c *fiber.Ctx, cnt auth.Count, e auth.AuditEntry) error 
 // visitor's session from idling out while they are active, and notes when and where a
 // signed-in session was last seen (a write at most once a minute per session).
 func (h *Handlers) withSession(c *fiber.Ctx) error {
-	st, _ := c.Locals(localPeek).(*auth.State)
-	if bearerOf(c) != nil {
+	rs := stateOf(c)
+	st := rs.peek
+	if rs.bearer != nil {
 		st = nil // a program's request: no session, and none is made
 	}
 	if st == nil {
@@ -174,7 +189,7 @@ func (h *Handlers) withSession(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	c.Locals(localSession, st)
+	rs.session = st
 	return c.Next()
 }
 
@@ -200,12 +215,13 @@ func (h *Handlers) withUser(c *fiber.Ctx) error {
 			return err
 		}
 		h.clearSessionCookie(c)
-		c.Locals(localSession, &auth.State{})
+		stateOf(c).session = &auth.State{}
 	case err != nil:
 		return err
 	default:
-		c.Locals(localAccount, &u)
-		c.Locals(localUser, &views.User{Handle: u.Handle, Username: u.Username, Email: u.Email, Role: u.Role})
+		rs := stateOf(c)
+		rs.account = &u
+		rs.user = &views.User{Handle: u.Handle, Username: u.Username, Email: u.Email, Role: u.Role}
 	}
 	return c.Next()
 }
@@ -230,7 +246,7 @@ func (h *Handlers) csrfProtect(c *fiber.Ctx) error {
 			}
 			h.setSessionCookie(c, issued)
 			st = issued
-			c.Locals(localSession, st)
+			stateOf(c).session = st
 		}
 		exposeCSRF(c, st)
 		return c.Next()
@@ -265,7 +281,7 @@ func exposeCSRF(c *fiber.Ctx, st *auth.State) {
 	if st.CSRF == "" {
 		return
 	}
-	c.Locals(localCSRF, st.CSRF)
+	stateOf(c).csrf = st.CSRF
 	c.Set("X-CSRF-Token", st.CSRF)
 }
 

@@ -233,7 +233,7 @@ func TestChainCtx(t *testing.T) {
 	app.Get("/chain", func(c *fiber.Ctx) error {
 		chain, cancel := context.WithTimeout(context.Background(), chainTimeout)
 		defer cancel()
-		c.Locals(localChain, chain)
+		stateOf(c).chain = chain
 		for range 3 {
 			ctx, cancel := chainCtx(c)
 			cancel()
