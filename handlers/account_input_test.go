@@ -19,11 +19,7 @@ func TestAccountBadInput(t *testing.T) {
 	token := strings.TrimPrefix(mustResetPath(t, app, u.ID), "/auth/reset/")
 
 	raw := func(cl *client, path, contentType, body string) func() response {
-		return func() response {
-			cl.ensureCSRF()
-			return cl.request(http.MethodPost, path, strings.NewReader(body),
-				map[string]string{"Content-Type": contentType, "X-CSRF-Token": cl.csrf})
-		}
+		return func() response { return cl.postRaw(path, contentType, body) }
 	}
 	form := func(cl *client, path string, v url.Values) func() response {
 		return func() response { return cl.postForm(path, v) }

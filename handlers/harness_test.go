@@ -280,6 +280,15 @@ func (c *client) postForm(path string, values url.Values, header ...string) resp
 	return c.request(http.MethodPost, path, strings.NewReader(values.Encode()), h)
 }
 
+// postRaw posts body exactly as given, with contentType and the remembered CSRF token in
+// the header, for input a form encoder would not produce.
+func (c *client) postRaw(path, contentType, body string) response {
+	c.tb.Helper()
+	c.ensureCSRF()
+	return c.request(http.MethodPost, path, strings.NewReader(body),
+		map[string]string{"Content-Type": contentType, "X-CSRF-Token": c.csrf})
+}
+
 // postJSON posts a JSON body with the CSRF header.
 func (c *client) postJSON(path string, body string, header ...string) response {
 	c.tb.Helper()
