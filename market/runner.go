@@ -204,7 +204,12 @@ func (r *Runner) run(ctx context.Context) error {
 		errc <- r.feed.Run(fctx, ch)
 		close(ch)
 	}()
-	r.log.Info("market: feed started", "source", r.source, "symbols", r.eng.Symbols())
+	// AddSymbols may register symbols from other goroutines at any time, so even this count
+	// is read under the lock.
+	r.mu.Lock()
+	symbols := r.eng.Symbols()
+	r.mu.Unlock()
+	r.log.Info("market: feed started", "source", r.source, "symbols", symbols)
 
 	sec := time.NewTicker(min(time.Second, r.interval))
 	defer sec.Stop()
