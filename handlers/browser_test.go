@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/tickstock/tickstock/static"
 )
 
 // chromiumPath finds Debian's chromium (CHROMIUM_PATH overrides). Browser tests fail
@@ -30,8 +32,14 @@ func chromiumPath(tb testing.TB) string {
 }
 
 // MustBrowser starts a headless Chromium of the test's own and returns a tab context.
+// Without htmx in static/vendor no page works, and each test would only time out waiting
+// for it, so that is refused first with the fix.
 func MustBrowser(tb testing.TB) context.Context {
 	tb.Helper()
+	if !static.HasVendor() {
+		tb.Fatal("htmx is not in static/vendor, so no page can work: run `go tool task setup` " +
+			"(the README's test command, `go tool task test`, does it)")
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(tb)),
 		chromedp.NoSandbox,
